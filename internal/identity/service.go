@@ -1,0 +1,221 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gureum/gureum/internal/platform/errs"
+)
+
+// Config is what the identity service needs from the configuration.
+type Config struct {
+	TokenTTL              time.Duration
+	BcryptCost            int
+	MaxActiveKeys         int
+	LockoutAttempts       int
+	LockoutDuration       time.Duration
+	AuthFailuresPerMinute int
+	Region                string
+}
+
+// Service is the identity domain logic.
+type Service struct {
+	store   Store
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	keys    *keyRing
+	revoked *revocations
+	limiter *failureLimiter
+	// dummyHash makes a login for an unknown user cost as much as one for
+	// a known user, so timing does not reveal which names exist.
+	dummyHash string
+}
+
+// New returns the identity service.
+func New(store Store, cfg Config, log *slog.Logger) *Service {
+	s := &Service{
+		store:   store,
+		cfg:     cfg,
+		log:     log,
+		now:     func() time.Time { return time.Now().UTC() },
+		keys:    &keyRing{store: store, maxKeys: cfg.MaxActiveKeys},
+		limiter: newFailureLimiter(cfg.AuthFailuresPerMinute),
+	}
+	s.revoked = &revocations{store: store, set: map[string]time.Time{}}
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), cfg.BcryptCost)
+	s.dummyHash = string(h)
+	return s
+}
+
+// SetClock replaces the clock (tests of expiry and lockout).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Now returns the service's current time.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Store exposes the store to the API layer's read paths.
+func (s *Service) Store() Store { return s.store }
+
+// RotateKeys rotates the Fernet keys and returns the new set.
+func (s *Service) RotateKeys(ctx context.Context) ([]FernetKey, error) { return s.keys.rotate(ctx) }
+
+// FernetKeys returns the current keys.
+func (s *Service) FernetKeys(ctx context.Context) ([]FernetKey, error) {
+	if err := s.keys.load(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.FernetKeys(ctx)
+}
+
+// passwordInput makes any password usable by bcrypt, which reads at most
+// 72 bytes: longer ones are pre-hashed so no part of them is ignored.
+func passwordInput(pw string) []byte {
+	if len(pw) <= 72 {
+		return []byte(pw)
+	}
+	sum := sha256.Sum256([]byte(pw))
+	return []byte("sha256:" + base64.StdEncoding.EncodeToString(sum[:]))
+}
+
+// HashPassword hashes a password with the configured bcrypt cost.
+func (s *Service) HashPassword(pw string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword(passwordInput(pw), s.cfg.BcryptCost)
+	if err != nil {
+		return "", errs.Internal(err)
+	}
+	return string(h), nil
+}
+
+func checkPassword(hash, pw string) bool {
+	if hash == "" {
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), passwordInput(pw)) == nil
+}
+
+// MaxPasswordLength bounds passwords (keystone's default).
+const MaxPasswordLength = 4096
+
+// revocations caches the revocation events in memory. New events written
+// by this server are added at once; events written by other servers are
+// picked up by an incremental reload at most revocationRefresh later.
+type revocations struct {
+	store  Store
+	mu     sync.Mutex
+	set    map[string]time.Time // audit ID → expiry of the event
+	since  time.Time
+	loaded time.Time
+}
+
+const revocationRefresh = time.Second
+
+func (r *revocations) refresh(ctx context.Context, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded.IsZero() && now.Sub(r.loaded) < revocationRefresh && now.After(r.loaded) {
+		return nil
+	}
+	// Overlap a little: clocks of servers differ and rows commit late.
+	since := r.since.Add(-5 * time.Second)
+	if r.since.IsZero() {
+		since = time.Time{}
+	}
+	evs, err := r.store.RevocationsSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		r.set[e.AuditID] = e.ExpiresAt
+		if e.RevokedAt.After(r.since) {
+			r.since = e.RevokedAt
+		}
+	}
+	for id, exp := range r.set {
+		if exp.Before(now) {
+			delete(r.set, id)
+		}
+	}
+	r.loaded = now
+	return nil
+}
+
+func (r *revocations) add(e Revocation) {
+	r.mu.Lock()
+	r.set[e.AuditID] = e.ExpiresAt
+	r.mu.Unlock()
+}
+
+func (r *revocations) revoked(auditIDs []string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range auditIDs {
+		if _, ok := r.set[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// failureLimiter counts failed authentications per source address in a
+// sliding minute.
+type failureLimiter struct {
+	limit int
+	mu    sync.Mutex
+	hits  map[string][]time.Time
+}
+
+func newFailureLimiter(limit int) *failureLimiter {
+	return &failureLimiter{limit: limit, hits: map[string][]time.Time{}}
+}
+
+// retryAfter returns how long addr must wait, or 0 when it may try.
+func (l *failureLimiter) retryAfter(addr string, now time.Time) time.Duration {
+	if l.limit <= 0 || addr == "" {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.prune(addr, now)
+	if len(h) < l.limit {
+		return 0
+	}
+	return h[0].Add(time.Minute).Sub(now)
+}
+
+func (l *failureLimiter) prune(addr string, now time.Time) []time.Time {
+	h := l.hits[addr]
+	i := 0
+	for i < len(h) && now.Sub(h[i]) >= time.Minute {
+		i++
+	}
+	h = h[i:]
+	if len(h) == 0 {
+		delete(l.hits, addr)
+	} else {
+		l.hits[addr] = h
+	}
+	return h
+}
+
+func (l *failureLimiter) fail(addr string, now time.Time) {
+	if l.limit <= 0 || addr == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.prune(addr, now)
+	l.hits[addr] = append(h, now)
+	if len(l.hits) > 100000 { // bound memory under a spray of addresses
+		for k := range l.hits {
+			delete(l.hits, k)
+			break
+		}
+	}
+}
