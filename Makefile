@@ -5,7 +5,7 @@ GO ?= go
 DATA_DIR ?= /var/lib/gureum
 LISTEN ?= 127.0.0.1:8774
 
-.PHONY: build run test deps bench
+.PHONY: build run test deps bench test-image
 
 build:
 	$(GO) build -o build/gureum ./cmd/gureum
@@ -18,3 +18,9 @@ run: deps build
 
 test:
 	scripts/test.sh
+
+# The tiny guest for compute tests (kernel + busybox + dropbear from Debian
+# packages): build/images/tiny.qcow2 (+ tiny.vmlinuz/tiny.initrd for direct
+# kernel boot). See tools/test-image/README.md.
+test-image:
+	tools/test-image/build.sh build/images
