@@ -36,6 +36,7 @@ type Config struct {
 	Identity Identity `yaml:"identity"`
 	Image    Image    `yaml:"image"`
 	Network  Network  `yaml:"network"`
+	Compute  Compute  `yaml:"compute"`
 }
 
 // Log configures logging.
@@ -96,6 +97,52 @@ type Network struct {
 	PhysicalNetworks []string `yaml:"physical_networks"`
 }
 
+// Compute configures nova: the bus, the node agent and placement.
+type Compute struct {
+	// NATSURL names an external NATS (nats://host:4222); empty runs NATS
+	// embedded in the server.
+	NATSURL string `yaml:"nats_url"`
+	// NATSListen is the embedded NATS's TCP address for remote agents;
+	// empty serves in-process connections only.
+	NATSListen string `yaml:"nats_listen"`
+	// Agent runs the node agent inside `gureum server` (all-in-one).
+	Agent bool `yaml:"agent"`
+	// Driver is the agent's hypervisor driver: "qemu" or "fake" (tests).
+	Driver string `yaml:"driver"`
+	// NodeName identifies this node; empty means the host name.
+	NodeName string `yaml:"node_name"`
+	// AvailabilityZone of this node and the default for servers.
+	AvailabilityZone string `yaml:"availability_zone"`
+	// VCPUs, MemoryMB and DiskGB override the node's detected inventory.
+	VCPUs    int `yaml:"vcpus"`
+	MemoryMB int `yaml:"memory_mb"`
+	DiskGB   int `yaml:"disk_gb"`
+	// Allocation ratios, as nova's placement defaults.
+	CPUAllocationRatio  float64 `yaml:"cpu_allocation_ratio"`
+	RAMAllocationRatio  float64 `yaml:"ram_allocation_ratio"`
+	DiskAllocationRatio float64 `yaml:"disk_allocation_ratio"`
+	// HeartbeatInterval is how often agents report; an agent silent for
+	// AgentDownTime is marked down and gets no new servers.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	AgentDownTime     time.Duration `yaml:"agent_down_time"`
+	// TaskTimeout bounds one task on an agent; a server whose task times
+	// out turns ERROR.
+	TaskTimeout time.Duration `yaml:"task_timeout"`
+	// Quota holds the per-project defaults (-1: unlimited).
+	Quota ComputeQuota `yaml:"quota"`
+}
+
+// ComputeQuota is nova's default quota set.
+type ComputeQuota struct {
+	Instances          int `yaml:"instances"`
+	Cores              int `yaml:"cores"`
+	RAM                int `yaml:"ram"`
+	KeyPairs           int `yaml:"key_pairs"`
+	ServerGroups       int `yaml:"server_groups"`
+	ServerGroupMembers int `yaml:"server_group_members"`
+	MetadataItems      int `yaml:"metadata_items"`
+}
+
 // Default returns the all-in-one defaults.
 func Default() Config {
 	return Config{
@@ -118,6 +165,18 @@ func Default() Config {
 			VXLANRange:        "1:16777215",
 			TenantNetworkType: "vxlan",
 			PhysicalNetworks:  []string{"physnet1"},
+		},
+		Compute: Compute{
+			Agent:               true,
+			Driver:              "fake",
+			AvailabilityZone:    "nova",
+			CPUAllocationRatio:  16,
+			RAMAllocationRatio:  1.5,
+			DiskAllocationRatio: 1,
+			HeartbeatInterval:   10 * time.Second,
+			AgentDownTime:       60 * time.Second,
+			TaskTimeout:         5 * time.Minute,
+			Quota:               ComputeQuota{Instances: 10, Cores: 20, RAM: 51200, KeyPairs: 100, ServerGroups: 10, ServerGroupMembers: 10, MetadataItems: 128},
 		},
 	}
 }
@@ -152,6 +211,8 @@ func (c *Config) LoadEnv(getenv func(string) string) {
 	set("GUREUM_LOG_LEVEL", &c.Log.Level)
 	set("GUREUM_LOG_FORMAT", &c.Log.Format)
 	set("GUREUM_ADMIN_PASSWORD", &c.Identity.AdminPassword)
+	set("GUREUM_NATS_URL", &c.Compute.NATSURL)
+	set("GUREUM_COMPUTE_DRIVER", &c.Compute.Driver)
 }
 
 // Validate checks the configuration and fills derived values.
@@ -206,6 +267,25 @@ func (c *Config) Validate() error {
 	}
 	if c.Network.UnderlayMTU < 576 || c.Network.UnderlayMTU > 9216 {
 		bad("network.underlay_mtu must be between 576 and 9216")
+	}
+	cp := c.Compute
+	if cp.Driver != "qemu" && cp.Driver != "fake" {
+		bad("compute.driver %q: want qemu or fake", cp.Driver)
+	}
+	if cp.NATSURL != "" && !strings.HasPrefix(cp.NATSURL, "nats://") && !strings.HasPrefix(cp.NATSURL, "tls://") {
+		bad("compute.nats_url %q: want nats://host:port", cp.NATSURL)
+	}
+	if cp.CPUAllocationRatio <= 0 || cp.RAMAllocationRatio <= 0 || cp.DiskAllocationRatio <= 0 {
+		bad("compute allocation ratios must be positive")
+	}
+	if cp.HeartbeatInterval <= 0 || cp.AgentDownTime <= cp.HeartbeatInterval {
+		bad("compute.agent_down_time must exceed compute.heartbeat_interval")
+	}
+	if cp.TaskTimeout < time.Second {
+		bad("compute.task_timeout must be at least 1s")
+	}
+	if cp.AvailabilityZone == "" {
+		c.Compute.AvailabilityZone = "nova"
 	}
 	if len(problems) > 0 {
 		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
