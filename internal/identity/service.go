@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -22,11 +23,16 @@ type Config struct {
 	LockoutDuration       time.Duration
 	AuthFailuresPerMinute int
 	Region                string
+	// AdminProject names the project (in the Default domain) whose admins
+	// are cloud admins, as keystone's admin_project_name; "admin" if empty.
+	AdminProject string
 }
 
 // Service is the identity domain logic.
 type Service struct {
 	store   Store
+	cache   *readCache
+	gen     atomic.Uint64
 	cfg     Config
 	log     *slog.Logger
 	now     func() time.Time
@@ -40,14 +46,19 @@ type Service struct {
 
 // New returns the identity service.
 func New(store Store, cfg Config, log *slog.Logger) *Service {
+	if cfg.AdminProject == "" {
+		cfg.AdminProject = "admin"
+	}
 	s := &Service{
-		store:   store,
 		cfg:     cfg,
 		log:     log,
 		now:     func() time.Time { return time.Now().UTC() },
 		keys:    &keyRing{store: store, maxKeys: cfg.MaxActiveKeys},
 		limiter: newFailureLimiter(cfg.AuthFailuresPerMinute),
 	}
+	// Every write goes through genStore so cached token reads see it at once.
+	s.store = &genStore{Store: store, gen: &s.gen}
+	s.cache = newReadCache(store, &s.gen)
 	s.revoked = &revocations{store: store, set: map[string]time.Time{}}
 	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), cfg.BcryptCost)
 	s.dummyHash = string(h)
@@ -60,7 +71,13 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 // Now returns the service's current time.
 func (s *Service) Now() time.Time { return s.now() }
 
-// Store exposes the store to the API layer's read paths.
+// Generation counts identity writes made through this server (see cache.go).
+func (s *Service) Generation() uint64 { return s.gen.Load() }
+
+func isNotFound(err error) bool { return errs.Is(err, errs.KindNotFound) }
+
+// Store exposes the store to the API layer's read paths. Writes through it
+// invalidate the token cache.
 func (s *Service) Store() Store { return s.store }
 
 // RotateKeys rotates the Fernet keys and returns the new set.

@@ -43,16 +43,19 @@ type Token struct {
 	IssuedAt      time.Time
 	ExpiresAt     time.Time
 	AppCred       *AppCred
+	// IsAdminProject marks a token scoped to the cloud's admin project.
+	IsAdminProject bool
 }
 
 // Credentials converts a token into policy credentials.
 func (t *Token) Credentials() *policy.Credentials {
 	c := &policy.Credentials{
-		UserID:       t.User.ID,
-		UserName:     t.User.Name,
-		UserDomainID: t.User.DomainID,
-		AuditIDs:     t.AuditIDs,
-		Methods:      t.Methods,
+		UserID:         t.User.ID,
+		UserName:       t.User.Name,
+		UserDomainID:   t.User.DomainID,
+		AuditIDs:       t.AuditIDs,
+		Methods:        t.Methods,
+		IsAdminProject: t.IsAdminProject,
 	}
 	if t.Project != nil {
 		c.ProjectID, c.ProjectName, c.ProjectDomainID = t.Project.ID, t.Project.Name, t.Project.DomainID
@@ -154,7 +157,7 @@ func (s *Service) issue(ctx context.Context, req AuthRequest, now time.Time) (*T
 			if p.C != "" {
 				return nil, errs.Forbidden("Cannot rescope a token issued for an application credential.")
 			}
-			u, err := s.store.GetUser(ctx, p.U)
+			u, err := s.cache.user(ctx, p.U)
 			if err != nil {
 				return nil, errUnauthenticated
 			}
@@ -254,7 +257,7 @@ func (s *Service) resolveScope(ctx context.Context, u *User, sc Scope, p *payloa
 		if u.DefaultProjectID == "" {
 			return nil
 		}
-		pr, err := s.store.GetProject(ctx, u.DefaultProjectID)
+		pr, err := s.cache.project(ctx, u.DefaultProjectID)
 		if err != nil || !pr.Enabled {
 			return nil // keystone falls back to unscoped
 		}
@@ -269,7 +272,7 @@ func (s *Service) resolveScope(ctx context.Context, u *User, sc Scope, p *payloa
 
 func (s *Service) findProject(ctx context.Context, sc Scope) (*Project, error) {
 	if sc.ProjectID != "" {
-		p, err := s.store.GetProject(ctx, sc.ProjectID)
+		p, err := s.cache.project(ctx, sc.ProjectID)
 		if err != nil || p.IsDomain {
 			return nil, errs.Unauthorized("Could not find project: %s.", sc.ProjectID)
 		}
@@ -282,7 +285,7 @@ func (s *Service) findProject(ctx context.Context, sc Scope) (*Project, error) {
 	if err != nil {
 		return nil, errs.Unauthorized("%s", err.Error())
 	}
-	p, err := s.store.GetProjectByName(ctx, d.ID, sc.ProjectName)
+	p, err := s.cache.projectByName(ctx, d.ID, sc.ProjectName)
 	if err != nil || p.IsDomain {
 		return nil, errs.Unauthorized("Could not find project: %s.", sc.ProjectName)
 	}
@@ -294,9 +297,9 @@ func (s *Service) findDomain(ctx context.Context, id, name string) (*Project, er
 	var d *Project
 	var err error
 	if id != "" {
-		d, err = s.store.GetProject(ctx, id)
+		d, err = s.cache.project(ctx, id)
 	} else {
-		d, err = s.store.GetProjectByName(ctx, RootDomainID, name)
+		d, err = s.cache.projectByName(ctx, RootDomainID, name)
 	}
 	if err != nil || !d.IsDomain {
 		ref := id
@@ -371,7 +374,7 @@ func (s *Service) checkUser(ctx context.Context, u *User, issued time.Time) erro
 	if !u.TokensValidAfter.IsZero() && issued.Before(u.TokensValidAfter) {
 		return errs.Unauthorized("The token has been revoked.")
 	}
-	d, err := s.store.GetProject(ctx, u.DomainID)
+	d, err := s.cache.project(ctx, u.DomainID)
 	if err != nil || !d.Enabled {
 		return errUnauthenticated
 	}
@@ -493,7 +496,7 @@ func (s *Service) Authenticate(ctx context.Context, id string) (*policy.Credenti
 // expand loads what a payload refers to and checks it is all still valid.
 func (s *Service) expand(ctx context.Context, id string, p *payload) (*Token, error) {
 	t := &Token{ID: id, Methods: p.M, AuditIDs: p.A, IssuedAt: time.UnixMicro(p.I).UTC(), ExpiresAt: time.UnixMicro(p.E).UTC(), System: p.S}
-	u, err := s.store.GetUser(ctx, p.U)
+	u, err := s.cache.user(ctx, p.U)
 	if err != nil {
 		return nil, errUnauthenticated
 	}
@@ -501,11 +504,11 @@ func (s *Service) expand(ctx context.Context, id string, p *payload) (*Token, er
 		return nil, err
 	}
 	t.User = u
-	if t.UserDomain, err = s.store.GetProject(ctx, u.DomainID); err != nil {
+	if t.UserDomain, err = s.cache.project(ctx, u.DomainID); err != nil {
 		return nil, errUnauthenticated
 	}
 	if p.C != "" {
-		ac, err := s.store.GetAppCred(ctx, p.C)
+		ac, err := s.cache.appCred(ctx, p.C)
 		if err != nil {
 			return nil, errs.Unauthorized("The application credential was deleted.")
 		}
@@ -513,20 +516,21 @@ func (s *Service) expand(ctx context.Context, id string, p *payload) (*Token, er
 	}
 	switch {
 	case p.P != "":
-		pr, err := s.store.GetProject(ctx, p.P)
+		pr, err := s.cache.project(ctx, p.P)
 		if err != nil || !pr.Enabled {
 			return nil, errs.Unauthorized("Project %s is not available.", p.P)
 		}
-		d, err := s.store.GetProject(ctx, pr.DomainID)
+		d, err := s.cache.project(ctx, pr.DomainID)
 		if err != nil || !d.Enabled {
 			return nil, errs.Unauthorized("Domain %s is not available.", pr.DomainID)
 		}
 		t.Project, t.ProjectDomain = pr, d
+		t.IsAdminProject = pr.DomainID == DefaultDomainID && pr.Name == s.cfg.AdminProject
 		if t.Roles, err = s.effectiveRoles(ctx, u.ID, pr, false); err != nil {
 			return nil, err
 		}
 	case p.D != "":
-		d, err := s.store.GetProject(ctx, p.D)
+		d, err := s.cache.project(ctx, p.D)
 		if err != nil || !d.Enabled || !d.IsDomain {
 			return nil, errs.Unauthorized("Domain %s is not available.", p.D)
 		}
@@ -567,7 +571,7 @@ func (s *Service) EffectiveRoles(ctx context.Context, userID string, target *Pro
 }
 
 func (s *Service) effectiveRoles(ctx context.Context, userID string, target *Project, system bool) ([]*Role, error) {
-	groups, err := s.store.UserGroupIDs(ctx, userID)
+	groups, err := s.cache.userGroups(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -580,13 +584,13 @@ func (s *Service) effectiveRoles(ctx context.Context, userID string, target *Pro
 	}
 	f, t := false, true
 	if system {
-		as, err := s.store.ListAssignments(ctx, AssignmentFilter{ActorIDs: actors, TargetIDs: []string{SystemTarget}, Types: []string{UserSystem, GroupSystem}})
+		as, err := s.cache.assignments(ctx, AssignmentFilter{ActorIDs: actors, TargetIDs: []string{SystemTarget}, Types: []string{UserSystem, GroupSystem}})
 		if err != nil {
 			return nil, err
 		}
 		add(as)
 	} else {
-		as, err := s.store.ListAssignments(ctx, AssignmentFilter{ActorIDs: actors, TargetIDs: []string{target.ID}, Inherited: &f})
+		as, err := s.cache.assignments(ctx, AssignmentFilter{ActorIDs: actors, TargetIDs: []string{target.ID}, Inherited: &f})
 		if err != nil {
 			return nil, err
 		}
@@ -596,14 +600,14 @@ func (s *Service) effectiveRoles(ctx context.Context, userID string, target *Pro
 			anc := []string{target.DomainID}
 			cur := target
 			for i := 0; i < 64 && cur.ParentID != "" && cur.ParentID != cur.DomainID; i++ {
-				parent, err := s.store.GetProject(ctx, cur.ParentID)
+				parent, err := s.cache.project(ctx, cur.ParentID)
 				if err != nil {
 					break
 				}
 				anc = append(anc, parent.ID)
 				cur = parent
 			}
-			as, err := s.store.ListAssignments(ctx, AssignmentFilter{ActorIDs: actors, TargetIDs: anc, Inherited: &t})
+			as, err := s.cache.assignments(ctx, AssignmentFilter{ActorIDs: actors, TargetIDs: anc, Inherited: &t})
 			if err != nil {
 				return nil, err
 			}
@@ -613,7 +617,7 @@ func (s *Service) effectiveRoles(ctx context.Context, userID string, target *Pro
 	if len(roleIDs) == 0 {
 		return nil, nil
 	}
-	implied, err := s.store.ImpliedRoles(ctx)
+	implied, err := s.cache.implied(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -633,7 +637,7 @@ func (s *Service) effectiveRoles(ctx context.Context, userID string, target *Pro
 	}
 	var out []*Role
 	for id := range roleIDs {
-		r, err := s.store.GetRole(ctx, id)
+		r, err := s.cache.role(ctx, id)
 		if err != nil {
 			continue
 		}
@@ -661,11 +665,15 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 
 // Catalog returns the enabled services with their enabled endpoints.
 func (s *Service) Catalog(ctx context.Context) ([]CatalogService, error) {
-	svcs, err := s.store.ListServices(ctx)
+	return s.cache.catalog(ctx)
+}
+
+func loadCatalog(ctx context.Context, st Store) ([]CatalogService, error) {
+	svcs, err := st.ListServices(ctx)
 	if err != nil {
 		return nil, err
 	}
-	eps, err := s.store.ListEndpoints(ctx)
+	eps, err := st.ListEndpoints(ctx)
 	if err != nil {
 		return nil, err
 	}

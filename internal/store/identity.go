@@ -191,15 +191,22 @@ func (s *Identity) DeleteProject(ctx context.Context, id string) error {
 		if err := tx.QueryRow(ctx, `SELECT is_domain FROM projects WHERE id = ?`, id).Scan(&isDomain); err != nil {
 			return notFound(err, "Could not find project: %s.", id)
 		}
-		var children int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM projects WHERE parent_id = ? OR (domain_id = ? AND is_domain = FALSE)`, id, id).Scan(&children); err != nil {
-			return err
-		}
-		if children > 0 {
-			return errs.Forbidden("Cannot delete %s %s: it has projects.", map[bool]string{true: "domain", false: "project"}[isDomain], id)
+		if !isDomain {
+			var children int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM projects WHERE parent_id = ?`, id).Scan(&children); err != nil {
+				return err
+			}
+			if children > 0 {
+				return errs.Forbidden("Cannot delete project %s: it is not a leaf in the hierarchy.", id)
+			}
 		}
 		if isDomain {
+			// Deleting a (disabled) domain deletes everything in it, in this
+			// one transaction, as keystone does.
 			stmts := []string{
+				`DELETE FROM assignments WHERE target_id IN (SELECT id FROM projects WHERE domain_id = ? AND is_domain = FALSE)`,
+				`DELETE FROM application_credentials WHERE project_id IN (SELECT id FROM projects WHERE domain_id = ? AND is_domain = FALSE)`,
+				`DELETE FROM projects WHERE domain_id = ? AND is_domain = FALSE`,
 				`DELETE FROM assignments WHERE actor_id IN (SELECT id FROM users WHERE domain_id = ?)`,
 				`DELETE FROM assignments WHERE actor_id IN (SELECT id FROM groups_ WHERE domain_id = ?)`,
 				`DELETE FROM users WHERE domain_id = ?`,

@@ -159,3 +159,16 @@ func tokenView(t *identity.Token, cat []identity.CatalogService, withCatalog boo
 	}
 	return obj{"token": v}
 }
+
+func groupView(base string, g *identity.Group) obj {
+	v := obj{}
+	for k, x := range g.Extra {
+		v[k] = x
+	}
+	v["id"] = g.ID
+	v["name"] = g.Name
+	v["domain_id"] = g.DomainID
+	v["description"] = g.Description
+	v["links"] = link(base, "/groups/"+g.ID)
+	return v
+}
