@@ -218,6 +218,11 @@ func (s *Server) wrap(svc Service, rt Route, names []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &routeCtx{rule: rt.Rule, pol: s.opts.Policy, baseURL: s.opts.BaseURL}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, c))
+		if rt.Deferred {
+			// Fail closed: a handler that forgets to authorize cannot send
+			// a successful response.
+			w = &authGuard{ResponseWriter: w, c: c, r: r, route: rt.Method + " " + svc.Prefix + rt.Path}
+		}
 		if !rt.Stream {
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
 		}
@@ -246,11 +251,7 @@ func (s *Server) wrap(svc Service, rt Route, names []string) http.Handler {
 					return err
 				}
 			}
-			err := rt.Handler(w, r)
-			if err == nil && !c.authorized {
-				slog.ErrorContext(r.Context(), "route served without authorization", "route", rt.Method+" "+rt.Path)
-			}
-			return err
+			return rt.Handler(w, r)
 		}()
 		if err != nil {
 			s.writeError(w, r, svc.Errors, err)
@@ -300,6 +301,46 @@ func (s *Server) Handler() http.Handler {
 		s.mux.ServeHTTP(sw, r)
 	})
 }
+
+// authGuard turns a successful response of an unauthorized deferred route
+// into a 500: the bug is logged and nothing leaks.
+type authGuard struct {
+	http.ResponseWriter
+	c       *routeCtx
+	r       *http.Request
+	route   string
+	checked bool
+	blocked bool
+}
+
+func (g *authGuard) check(status int) bool {
+	if !g.checked {
+		g.checked = true
+		if status < 400 && !g.c.authorized {
+			g.blocked = true
+			slog.ErrorContext(g.r.Context(), "deferred route answered without calling Authorize", "route", g.route)
+			g.ResponseWriter.Header().Set("Content-Type", "application/json")
+			g.ResponseWriter.WriteHeader(http.StatusInternalServerError)
+			_, _ = g.ResponseWriter.Write([]byte(`{"error": {"code": 500, "title": "Internal Server Error", "message": "An unexpected error prevented the server from fulfilling your request."}}`))
+		}
+	}
+	return !g.blocked
+}
+
+func (g *authGuard) WriteHeader(code int) {
+	if g.check(code) {
+		g.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (g *authGuard) Write(b []byte) (int, error) {
+	if !g.check(http.StatusOK) {
+		return len(b), nil
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+func (g *authGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 type statusWriter struct {
 	http.ResponseWriter

@@ -88,6 +88,7 @@ func TestAuthPolicyAndErrors(t *testing.T) {
 			}
 			return ok(w, r)
 		}},
+		httpx.Route{Method: "GET", Path: "/forgot/{id}", Rule: "owner", Deferred: true, Handler: ok},
 		httpx.Route{Method: "GET", Path: "/panic", Rule: "any", Handler: func(http.ResponseWriter, *http.Request) error { panic("boom") }},
 	)
 	cases := []struct {
@@ -109,6 +110,7 @@ func TestAuthPolicyAndErrors(t *testing.T) {
 		{"GET", "/svc/nowhere", "member-p1", "", 404},
 		{"DELETE", "/svc/echo", "member-p1", "", 405},
 		{"GET", "/svc/panic", "member-p1", "", 500},
+		{"GET", "/svc/forgot/x", "member-p1", "", 500},
 	}
 	for _, c := range cases {
 		w := do(h, c.method, c.path, c.token, c.body)
