@@ -11,7 +11,7 @@ pkgs=(qemu-system-x86 qemu-utils dnsmasq-base iproute2 nftables genisoimage ca-c
 if [ "$mode" = test ]; then
     # PostgreSQL for the store tests, the openstack CLI for end-to-end
     # scripts, ssh to reach test guests, the pieces of the tiny test image.
-    pkgs+=(postgresql python3-openstackclient openssh-client busybox-static dropbear-bin linux-image-cloud-amd64 cpio xz-utils)
+    pkgs+=(postgresql python3-openstackclient curl openssh-client busybox-static dropbear-bin linux-image-cloud-amd64 cpio xz-utils)
 fi
 
 missing=()
