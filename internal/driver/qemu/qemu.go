@@ -1,0 +1,877 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gureum/gureum/internal/driver/configdrive"
+	"github.com/gureum/gureum/internal/driver/qemu/imagecache"
+	"github.com/gureum/gureum/internal/driver/qemu/qmp"
+	"github.com/gureum/gureum/internal/linux/proc"
+	"github.com/gureum/gureum/internal/platform/errs"
+	"github.com/gureum/gureum/internal/platform/revert"
+)
+
+// Config is where the driver keeps things and which binaries it runs.
+type Config struct {
+	StateDir  string // one subdirectory per instance
+	CacheDir  string // base images (imagecache)
+	QEMU      string // qemu-system-x86_64
+	QEMUImg   string // qemu-img
+	ISOTool   string // genisoimage (config drives)
+	KVMDevice string // /dev/kvm; KVM is used when it opens read-write
+	Accel     string // "" (auto), "kvm" or "tcg"
+	Machine   string // QEMU machine type, default "pc"
+	// Grace is how long PowerOff and a soft Reboot wait for the guest to
+	// act on the ACPI power button before forcing.
+	Grace time.Duration
+	// MaxConsoleBytes bounds how much of the console log ConsoleOutput
+	// reads (from its end).
+	MaxConsoleBytes int64
+	Log             *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.QEMU == "" {
+		c.QEMU = "qemu-system-x86_64"
+	}
+	if c.QEMUImg == "" {
+		c.QEMUImg = "qemu-img"
+	}
+	if c.ISOTool == "" {
+		c.ISOTool = "genisoimage"
+	}
+	if c.KVMDevice == "" {
+		c.KVMDevice = "/dev/kvm"
+	}
+	if c.Machine == "" {
+		c.Machine = "pc"
+	}
+	if c.Grace == 0 {
+		c.Grace = 60 * time.Second
+	}
+	if c.MaxConsoleBytes == 0 {
+		c.MaxConsoleBytes = 4 << 20
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// QEMU is the Driver backed by real QEMU processes.
+type QEMU struct {
+	cfg   Config
+	cache *imagecache.Cache
+	accel string
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+var _ Driver = (*QEMU)(nil)
+
+// New returns a driver; it creates the directories and picks the
+// accelerator. Instances already running under cfg.StateDir are adopted
+// on first use: nothing is restarted.
+func New(cfg Config) (*QEMU, error) {
+	cfg.defaults()
+	if cfg.StateDir == "" || cfg.CacheDir == "" {
+		return nil, errors.New("qemu: StateDir and CacheDir are required")
+	}
+	for _, d := range []string{cfg.StateDir, cfg.CacheDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	d := &QEMU{cfg: cfg, cache: imagecache.New(cfg.CacheDir)}
+	switch cfg.Accel {
+	case "kvm", "tcg":
+		d.accel = cfg.Accel
+	case "":
+		d.accel = "tcg"
+		if f, err := os.OpenFile(cfg.KVMDevice, os.O_RDWR, 0); err == nil {
+			f.Close()
+			d.accel = "kvm"
+		}
+	default:
+		return nil, fmt.Errorf("qemu: unknown accelerator %q", cfg.Accel)
+	}
+	return d, nil
+}
+
+// Accel is the accelerator in use ("kvm" or "tcg").
+func (d *QEMU) Accel() string { return d.accel }
+
+// Cache is the node's base image cache.
+func (d *QEMU) Cache() *imagecache.Cache { return d.cache }
+
+func (d *QEMU) lock(id string) func() {
+	d.mu.Lock()
+	if d.locks == nil {
+		d.locks = map[string]*sync.Mutex{}
+	}
+	l := d.locks[id]
+	if l == nil {
+		l = &sync.Mutex{}
+		d.locks[id] = l
+	}
+	d.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
+var macRE = regexp.MustCompile(`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`)
+
+// files of one instance.
+type paths struct{ dir string }
+
+func (d *QEMU) paths(id string) paths { return paths{filepath.Join(d.cfg.StateDir, id)} }
+func (p paths) spec() string          { return filepath.Join(p.dir, "spec.json") }
+func (p paths) pid() string           { return filepath.Join(p.dir, "qemu.pid") }
+func (p paths) qmp() string           { return filepath.Join(p.dir, "qmp.sock") }
+func (p paths) console() string       { return filepath.Join(p.dir, "console.log") }
+func (p paths) disk() string          { return filepath.Join(p.dir, "disk.qcow2") }
+func (p paths) iso() string           { return filepath.Join(p.dir, "config.iso") }
+func (p paths) log() string           { return filepath.Join(p.dir, "qemu.log") }
+func (p paths) suspended() string     { return filepath.Join(p.dir, "suspended") }
+
+func checkID(id string) error {
+	if !idRE.MatchString(id) {
+		return errs.BadRequest("qemu: invalid instance id %q", id)
+	}
+	return nil
+}
+
+func (d *QEMU) validate(s *Spec) error {
+	if err := checkID(s.ID); err != nil {
+		return err
+	}
+	if s.VCPUs < 1 || s.VCPUs > 256 {
+		return errs.BadRequest("qemu: vcpus %d out of range", s.VCPUs)
+	}
+	if s.MemoryMB < 32 || s.MemoryMB > 4<<20 {
+		return errs.BadRequest("qemu: memory %d MB out of range", s.MemoryMB)
+	}
+	if s.RootGB < 0 || s.RootGB > 64<<10 {
+		return errs.BadRequest("qemu: root disk %d GB out of range", s.RootGB)
+	}
+	switch s.ImageFormat {
+	case "":
+		s.ImageFormat = "qcow2"
+	case "qcow2", "raw":
+	default:
+		return errs.BadRequest("qemu: unsupported disk format %q", s.ImageFormat)
+	}
+	if s.Ramdisk != nil && s.Kernel == nil {
+		return errs.BadRequest("qemu: a ramdisk needs a kernel")
+	}
+	if strings.ContainsAny(s.Cmdline, "\x00\n") || len(s.Cmdline) > 2048 {
+		return errs.BadRequest("qemu: bad kernel command line")
+	}
+	for _, n := range s.NICs {
+		if !macRE.MatchString(n.MAC) || n.Tap == "" || len(n.Tap) > 15 || strings.ContainsAny(n.Tap, ", /") {
+			return errs.BadRequest("qemu: bad NIC %+v", n)
+		}
+	}
+	// A unix socket path is limited to 107 bytes.
+	if l := len(d.paths(s.ID).qmp()); l > 107 {
+		return fmt.Errorf("qemu: state dir too long for a QMP socket path (%d bytes)", l)
+	}
+	return nil
+}
+
+// Spawn implements Driver.
+func (d *QEMU) Spawn(ctx context.Context, spec Spec) (Info, error) {
+	if err := d.validate(&spec); err != nil {
+		return Info{}, err
+	}
+	defer d.lock(spec.ID)()
+	p := d.paths(spec.ID)
+	if proc, err := proc.Adopt(p.pid()); err == nil && proc.Alive() {
+		return d.info(ctx, spec.ID)
+	}
+
+	r := revert.New()
+	defer r.Fail()
+	if _, err := os.Stat(p.dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.Mkdir(p.dir, 0o700); err != nil {
+			return Info{}, err
+		}
+		r.Add(func() { os.RemoveAll(p.dir) })
+	}
+	base, _, err := d.cache.Ensure(ctx, spec.Image)
+	if err != nil {
+		return Info{}, err
+	}
+	for _, img := range []*imagecache.Image{spec.Kernel, spec.Ramdisk} {
+		if img != nil {
+			if _, _, err := d.cache.Ensure(ctx, *img); err != nil {
+				return Info{}, err
+			}
+		}
+	}
+	if _, err := os.Stat(p.disk()); errors.Is(err, os.ErrNotExist) {
+		if err := d.createOverlay(ctx, base, spec.ImageFormat, p.disk(), spec.RootGB); err != nil {
+			return Info{}, err
+		}
+		r.Add(func() { os.Remove(p.disk()) })
+	}
+	if spec.ConfigDrive != nil {
+		if err := (configdrive.Builder{Tool: d.cfg.ISOTool}).Build(ctx, p.iso(), spec.ConfigDrive); err != nil {
+			return Info{}, err
+		}
+		r.Add(func() { os.Remove(p.iso()) })
+	}
+	if err := writeJSON(p.spec(), spec); err != nil {
+		return Info{}, err
+	}
+	if err := d.start(ctx, spec); err != nil {
+		return Info{}, err
+	}
+	r.Success()
+	return d.info(ctx, spec.ID)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func (d *QEMU) loadSpec(id string) (Spec, error) {
+	var s Spec
+	b, err := os.ReadFile(d.paths(id).spec())
+	if errors.Is(err, os.ErrNotExist) {
+		return s, errs.NotFound("qemu: instance %s not found on this node", id)
+	}
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+func (d *QEMU) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v: %s", filepath.Base(name), args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// virtualSize returns a disk image's virtual size in bytes. -U lets it read
+// an image a running QEMU holds locked.
+func (d *QEMU) virtualSize(ctx context.Context, path, format string) (int64, error) {
+	args := []string{"info", "-U", "--output=json"}
+	if format != "" {
+		args = append(args, "-f", format)
+	}
+	out, err := d.run(ctx, d.cfg.QEMUImg, append(args, path)...)
+	if err != nil {
+		return 0, err
+	}
+	var info struct {
+		VirtualSize int64 `json:"virtual-size"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		return 0, err
+	}
+	return info.VirtualSize, nil
+}
+
+func (d *QEMU) createOverlay(ctx context.Context, base, format, disk string, rootGB int) error {
+	vs, err := d.virtualSize(ctx, base, format)
+	if err != nil {
+		return err
+	}
+	size := vs
+	if rootGB > 0 {
+		want := int64(rootGB) << 30
+		if want < vs {
+			return errs.BadRequest("qemu: image virtual size %d bytes is larger than the %d GB root disk", vs, rootGB)
+		}
+		size = want
+	}
+	_, err = d.run(ctx, d.cfg.QEMUImg, "create", "-q", "-f", "qcow2", "-b", base, "-F", format, disk, strconv.FormatInt(size, 10))
+	return err
+}
+
+func (d *QEMU) args(spec Spec) ([]string, error) {
+	p := d.paths(spec.ID)
+	a := []string{
+		"-name", "guest=" + spec.ID + ",debug-threads=on",
+		"-machine", d.cfg.Machine + ",accel=" + d.accel,
+		"-smp", strconv.Itoa(spec.VCPUs),
+		"-m", strconv.Itoa(spec.MemoryMB),
+		"-nodefaults", "-no-user-config", "-display", "none",
+		"-chardev", "socket,id=qmp,path=" + p.qmp() + ",server=on,wait=off",
+		"-mon", "chardev=qmp,mode=control",
+		// append: the log survives power cycles, as Nova's does.
+		"-chardev", "file,id=serial0,path=" + p.console() + ",append=on",
+		"-serial", "chardev:serial0",
+		"-drive", "file=" + p.disk() + ",if=none,id=root,format=qcow2,discard=unmap",
+		"-device", "virtio-blk-pci,drive=root,bootindex=0",
+	}
+	if d.accel == "kvm" {
+		a = append(a, "-cpu", "host")
+	}
+	if _, err := os.Stat(p.iso()); err == nil {
+		a = append(a, "-drive", "file="+p.iso()+",if=none,id=config,format=raw,readonly=on",
+			"-device", "virtio-blk-pci,drive=config")
+	}
+	for i, n := range spec.NICs {
+		nd := fmt.Sprintf("tap,id=net%d,ifname=%s,script=no,downscript=no", i, n.Tap)
+		if d.accel == "kvm" {
+			nd += ",vhost=on"
+		}
+		a = append(a, "-netdev", nd, "-device", fmt.Sprintf("virtio-net-pci,netdev=net%d,mac=%s", i, strings.ToLower(n.MAC)))
+	}
+	if spec.Kernel != nil {
+		k, err := d.cache.Path(*spec.Kernel)
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, "-kernel", k)
+		if spec.Ramdisk != nil {
+			r, err := d.cache.Path(*spec.Ramdisk)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, "-initrd", r)
+		}
+		if spec.Cmdline != "" {
+			a = append(a, "-append", spec.Cmdline)
+		}
+	}
+	return a, nil
+}
+
+// start launches QEMU for spec and waits until its monitor answers.
+func (d *QEMU) start(ctx context.Context, spec Spec) error {
+	p := d.paths(spec.ID)
+	args, err := d.args(spec)
+	if err != nil {
+		return err
+	}
+	os.Remove(p.qmp())
+	os.Remove(p.suspended())
+	logf, err := os.OpenFile(p.log(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	// Not CommandContext: the guest must outlive the request (and the agent).
+	cmd := exec.Command(d.cfg.QEMU, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	pr, err := proc.Start(cmd, p.pid(), nil)
+	if err != nil {
+		return err
+	}
+	d.cfg.Log.Info("qemu started", "instance", spec.ID, "pid", pr.Pid, "accel", d.accel)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := qmp.Do(qctx, p.qmp(), func(c *qmp.Client) error { _, err := c.QueryStatus(qctx); return err })
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !pr.Alive() || time.Now().After(deadline) || ctx.Err() != nil {
+			_ = pr.Stop(context.WithoutCancel(ctx), time.Second)
+			msg, _ := os.ReadFile(p.log())
+			return fmt.Errorf("qemu: instance %s did not start: %v: %s", spec.ID, err, strings.TrimSpace(string(msg)))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Info implements Driver.
+func (d *QEMU) Info(ctx context.Context, id string) (Info, error) {
+	if err := checkID(id); err != nil {
+		return Info{}, err
+	}
+	return d.info(ctx, id)
+}
+
+func (d *QEMU) info(ctx context.Context, id string) (Info, error) {
+	p := d.paths(id)
+	info := Info{ID: id, Accel: d.accel}
+	if _, err := os.Stat(p.spec()); err != nil {
+		info.Status = NotFound
+		return info, nil
+	}
+	pr, err := proc.Adopt(p.pid())
+	if err != nil {
+		info.Status = Shutoff
+		return info, nil
+	}
+	info.PID = pr.Pid
+	var st qmp.Status
+	err = qmp.Do(ctx, p.qmp(), func(c *qmp.Client) error { st, err = c.QueryStatus(ctx); return err })
+	if err != nil {
+		if !pr.Alive() {
+			info.Status, info.PID = Shutoff, 0
+			return info, nil
+		}
+		return info, fmt.Errorf("qemu: status of %s: %w", id, err)
+	}
+	info.QMPStatus = st.Status
+	switch st.Status {
+	case "running":
+		info.Status = Running
+	case "paused", "suspended", "postmigrate":
+		info.Status = Paused
+		if _, err := os.Stat(p.suspended()); err == nil {
+			info.Status = Suspended
+		}
+	case "shutdown":
+		info.Status = Shutoff
+	case "internal-error", "io-error", "guest-panicked":
+		info.Status = Crashed
+	default: // prelaunch, inmigrate, restore-vm, debug, watchdog...
+		info.Status = Paused
+	}
+	return info, nil
+}
+
+// List implements Driver.
+func (d *QEMU) List(ctx context.Context) ([]Info, error) {
+	ents, err := os.ReadDir(d.cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, e := range ents {
+		if !e.IsDir() || !idRE.MatchString(e.Name()) {
+			continue
+		}
+		in, err := d.info(ctx, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		if in.Status != NotFound {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// running returns the adopted process of a running instance or a Conflict.
+func (d *QEMU) running(id string) (*proc.Process, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	p := d.paths(id)
+	if _, err := os.Stat(p.spec()); err != nil {
+		return nil, errs.NotFound("qemu: instance %s not found on this node", id)
+	}
+	pr, err := proc.Adopt(p.pid())
+	if err != nil {
+		return nil, errs.Conflict("qemu: instance %s is not running", id)
+	}
+	return pr, nil
+}
+
+func (d *QEMU) exec(ctx context.Context, id, command string, args any) error {
+	return qmp.Do(ctx, d.paths(id).qmp(), func(c *qmp.Client) error { return c.Execute(ctx, command, args, nil) })
+}
+
+// stop shuts QEMU down: ACPI powerdown and up to grace (when > 0), then
+// "quit", then signals. It leaves the disk.
+func (d *QEMU) stop(ctx context.Context, id string, pr *proc.Process, grace time.Duration) error {
+	p := d.paths(id)
+	if grace > 0 {
+		if err := d.exec(ctx, id, "system_powerdown", nil); err == nil {
+			wctx, cancel := context.WithTimeout(ctx, grace)
+			_ = pr.Wait(wctx)
+			cancel()
+		}
+	}
+	if pr.Alive() {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := d.exec(qctx, id, "quit", nil)
+		cancel()
+		if err == nil || qmp.IsClosed(err) {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = pr.Wait(wctx)
+			cancel()
+		}
+	}
+	if err := pr.Stop(context.WithoutCancel(ctx), 5*time.Second); err != nil {
+		return err
+	}
+	os.Remove(p.qmp())
+	os.Remove(p.suspended())
+	return nil
+}
+
+// PowerOff implements Driver.
+func (d *QEMU) PowerOff(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	pr, err := d.running(id)
+	if errs.Is(err, errs.KindConflict) {
+		return nil // already off
+	}
+	if err != nil {
+		return err
+	}
+	grace := d.cfg.Grace
+	if in, _ := d.info(ctx, id); in.Status != Running {
+		grace = 0 // a paused guest cannot act on ACPI
+	}
+	return d.stop(ctx, id, pr, grace)
+}
+
+// PowerOn implements Driver.
+func (d *QEMU) PowerOn(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	if _, err := d.running(id); err == nil {
+		return nil
+	} else if !errs.Is(err, errs.KindConflict) {
+		return err
+	}
+	spec, err := d.loadSpec(id)
+	if err != nil {
+		return err
+	}
+	return d.start(ctx, spec)
+}
+
+// Reboot implements Driver.
+func (d *QEMU) Reboot(ctx context.Context, id string, hard bool) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	pr, err := d.running(id)
+	if errs.Is(err, errs.KindConflict) {
+		spec, err := d.loadSpec(id)
+		if err != nil {
+			return err
+		}
+		return d.start(ctx, spec)
+	}
+	if err != nil {
+		return err
+	}
+	in, err := d.info(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !hard && in.Status == Running {
+		// Soft: the guest shuts down on the ACPI button and QEMU exits;
+		// start it again. A guest that ignores the button is reset.
+		if err := d.exec(ctx, id, "system_powerdown", nil); err == nil {
+			wctx, cancel := context.WithTimeout(ctx, d.cfg.Grace)
+			_ = pr.Wait(wctx)
+			cancel()
+			if !pr.Alive() {
+				_ = pr.Stop(ctx, time.Second)
+				spec, err := d.loadSpec(id)
+				if err != nil {
+					return err
+				}
+				return d.start(ctx, spec)
+			}
+		}
+	}
+	if err := d.exec(ctx, id, "system_reset", nil); err != nil {
+		return err
+	}
+	os.Remove(d.paths(id).suspended())
+	if in.Status != Running {
+		return d.exec(ctx, id, "cont", nil)
+	}
+	return nil
+}
+
+func (d *QEMU) pauseAs(ctx context.Context, id string, suspend bool) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	if _, err := d.running(id); err != nil {
+		return err
+	}
+	in, err := d.info(ctx, id)
+	if err != nil {
+		return err
+	}
+	want := Paused
+	if suspend {
+		want = Suspended
+	}
+	switch {
+	case in.Status == want:
+		return nil
+	case in.Status != Running:
+		return errs.Conflict("qemu: cannot %s instance %s in state %s", map[bool]string{true: "suspend", false: "pause"}[suspend], id, in.Status)
+	}
+	if suspend {
+		// The mark is written first: a crash between the two steps leaves
+		// a running guest reported as suspended at worst, never the reverse.
+		if err := os.WriteFile(d.paths(id).suspended(), nil, 0o600); err != nil {
+			return err
+		}
+	}
+	// "stop" drains and flushes every disk: the overlay is consistent on
+	// the host while the guest is stopped.
+	return d.exec(ctx, id, "stop", nil)
+}
+
+func (d *QEMU) contFrom(ctx context.Context, id string, from Status) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	if _, err := d.running(id); err != nil {
+		return err
+	}
+	in, err := d.info(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch in.Status {
+	case Running:
+		return nil
+	case from:
+	default:
+		return errs.Conflict("qemu: instance %s is %s, not %s", id, in.Status, from)
+	}
+	if err := d.exec(ctx, id, "cont", nil); err != nil {
+		return err
+	}
+	os.Remove(d.paths(id).suspended())
+	return nil
+}
+
+// Pause implements Driver.
+func (d *QEMU) Pause(ctx context.Context, id string) error { return d.pauseAs(ctx, id, false) }
+
+// Unpause implements Driver.
+func (d *QEMU) Unpause(ctx context.Context, id string) error { return d.contFrom(ctx, id, Paused) }
+
+// Suspend implements Driver. The guest keeps its memory in the QEMU
+// process (stopped vCPUs): cheap and instant; it does not survive a host
+// reboot.
+func (d *QEMU) Suspend(ctx context.Context, id string) error { return d.pauseAs(ctx, id, true) }
+
+// Resume implements Driver.
+func (d *QEMU) Resume(ctx context.Context, id string) error {
+	return d.contFrom(ctx, id, Suspended)
+}
+
+// ResizeDisk implements Driver.
+func (d *QEMU) ResizeDisk(ctx context.Context, id string, gb int) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if gb <= 0 || gb > 64<<10 {
+		return errs.BadRequest("qemu: bad disk size %d GB", gb)
+	}
+	defer d.lock(id)()
+	spec, err := d.loadSpec(id)
+	if err != nil {
+		return err
+	}
+	p := d.paths(id)
+	cur, err := d.virtualSize(ctx, p.disk(), "qcow2")
+	if err != nil {
+		return err
+	}
+	want := int64(gb) << 30
+	if want < cur {
+		return errs.BadRequest("qemu: cannot shrink the root disk of %s from %d to %d bytes", id, cur, want)
+	}
+	if want > cur {
+		if _, err := d.running(id); err == nil {
+			err = d.exec(ctx, id, "block_resize", map[string]any{"device": "root", "size": want})
+		} else {
+			_, err = d.run(ctx, d.cfg.QEMUImg, "resize", "-q", "-f", "qcow2", p.disk(), strconv.FormatInt(want, 10))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	spec.RootGB = gb
+	return writeJSON(p.spec(), spec)
+}
+
+// SetFlavor implements Driver.
+func (d *QEMU) SetFlavor(ctx context.Context, id string, vcpus, memoryMB int) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	spec, err := d.loadSpec(id)
+	if err != nil {
+		return err
+	}
+	spec.VCPUs, spec.MemoryMB = vcpus, memoryMB
+	if err := d.validate(&spec); err != nil {
+		return err
+	}
+	return writeJSON(d.paths(id).spec(), spec)
+}
+
+// Snapshot implements Driver.
+func (d *QEMU) Snapshot(ctx context.Context, id, dest string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	if _, err := d.loadSpec(id); err != nil {
+		return err
+	}
+	if _, err := d.running(id); err == nil {
+		in, err := d.info(ctx, id)
+		if err != nil {
+			return err
+		}
+		if in.Status == Running {
+			if err := d.exec(ctx, id, "stop", nil); err != nil {
+				return err
+			}
+			defer d.exec(context.WithoutCancel(ctx), id, "cont", nil)
+		}
+	}
+	tmp := dest + ".tmp"
+	defer os.Remove(tmp)
+	if _, err := d.run(ctx, d.cfg.QEMUImg, "convert", "-U", "-q", "-f", "qcow2", "-O", "qcow2", d.paths(id).disk(), tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
+
+// ConsoleOutput implements Driver.
+func (d *QEMU) ConsoleOutput(ctx context.Context, id string, lines int) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	p := d.paths(id)
+	if _, err := os.Stat(p.spec()); err != nil {
+		return "", errs.NotFound("qemu: instance %s not found on this node", id)
+	}
+	f, err := os.Open(p.console())
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return tail(f, lines, d.cfg.MaxConsoleBytes)
+}
+
+// tail returns the last n lines (all when n <= 0) of the last max bytes.
+func tail(f *os.File, n int, max int64) (string, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	off := st.Size() - max
+	if off < 0 {
+		off = 0
+	}
+	b, err := io.ReadAll(io.NewSectionReader(f, off, st.Size()-off))
+	if err != nil {
+		return "", err
+	}
+	if off > 0 { // drop the partial first line
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	b = bytes.ToValidUTF8(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("?"))
+	if n > 0 {
+		end := len(b)
+		if end > 0 && b[end-1] == '\n' {
+			end--
+		}
+		cnt := 0
+		i := end
+		for i > 0 {
+			if b[i-1] == '\n' {
+				cnt++
+				if cnt == n {
+					break
+				}
+			}
+			i--
+		}
+		b = b[i:]
+	}
+	return string(b), nil
+}
+
+// Destroy implements Driver.
+func (d *QEMU) Destroy(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	p := d.paths(id)
+	if pr, err := proc.Adopt(p.pid()); err == nil {
+		if err := d.stop(ctx, id, pr, 0); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(p.dir); err != nil {
+		return err
+	}
+	d.cfg.Log.Info("qemu instance destroyed", "instance", id)
+	return nil
+}
+
+// InUse returns the base images the node's overlays depend on, so a cache
+// pruner keeps them.
+func (d *QEMU) InUse(ctx context.Context) (map[string]bool, error) {
+	ents, err := os.ReadDir(d.cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, e := range ents {
+		s, err := d.loadSpec(e.Name())
+		if err != nil {
+			continue
+		}
+		for _, img := range []*imagecache.Image{&s.Image, s.Kernel, s.Ramdisk} {
+			if img == nil {
+				continue
+			}
+			if path, err := d.cache.Path(*img); err == nil {
+				used[path] = true
+			}
+		}
+	}
+	return used, nil
+}
