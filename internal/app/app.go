@@ -19,6 +19,8 @@ import (
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/identity"
 	"github.com/gureum/gureum/internal/identity/identityapi"
+	"github.com/gureum/gureum/internal/image"
+	"github.com/gureum/gureum/internal/image/imageapi"
 	"github.com/gureum/gureum/internal/platform/httpx"
 	"github.com/gureum/gureum/internal/platform/ids"
 	"github.com/gureum/gureum/internal/policy"
@@ -31,6 +33,7 @@ type App struct {
 	Log      *slog.Logger
 	DB       *store.DB
 	Identity *identity.Service
+	Image    *image.Service
 
 	http     *httpx.Server
 	server   *http.Server
@@ -44,6 +47,7 @@ type App struct {
 func catalogDefs(base string) []identity.CatalogDef {
 	return []identity.CatalogDef{
 		{Type: "identity", Name: "keystone", URL: base + "/identity"},
+		{Type: "image", Name: "glance", URL: base + "/image"},
 	}
 }
 
@@ -94,10 +98,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 
 	a.Identity = identityFor(db, cfg, log)
 	a.http.SetAuth(a.Identity)
+	if a.Image, err = image.New(ctx, store.NewImage(db), image.Config{Dir: cfg.Image.Dir, QuotaImages: cfg.Image.QuotaImages,
+		QuotaBytes: cfg.Image.QuotaBytes, MaxImageSize: cfg.Image.MaxImageSize, MaxVirtualSize: cfg.Image.MaxVirtualSize}, log); err != nil {
+		return nil, err
+	}
 
 	// One line per service: its API. Catalog entries are in catalogDefs.
 	apis := []httpx.Service{
 		identityapi.New(a.Identity).Service(),
+		imageapi.New(a.Image).Service(),
 	}
 	for _, api := range apis {
 		if err := a.http.Mount(api); err != nil {

@@ -82,6 +82,8 @@ type Image struct {
 	QuotaBytes  int64 `yaml:"quota_bytes"`
 	// MaxVirtualSize refuses images claiming larger disks.
 	MaxVirtualSize int64 `yaml:"max_virtual_size"`
+	// MaxImageSize is the largest image upload (glance's image_size_cap).
+	MaxImageSize int64 `yaml:"max_image_size"`
 }
 
 // Network configures neutron.
@@ -159,7 +161,7 @@ func Default() Config {
 			LockoutDuration:        30 * time.Minute,
 			AuthFailuresPerMinute:  30,
 		},
-		Image: Image{MaxVirtualSize: 16 << 40},
+		Image: Image{MaxVirtualSize: 16 << 40, MaxImageSize: 1 << 40},
 		Network: Network{
 			UnderlayMTU:       1500,
 			VXLANRange:        "1:16777215",
