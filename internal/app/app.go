@@ -21,6 +21,8 @@ import (
 	"github.com/gureum/gureum/internal/identity/identityapi"
 	"github.com/gureum/gureum/internal/image"
 	"github.com/gureum/gureum/internal/image/imageapi"
+	"github.com/gureum/gureum/internal/network"
+	"github.com/gureum/gureum/internal/network/networkapi"
 	"github.com/gureum/gureum/internal/platform/httpx"
 	"github.com/gureum/gureum/internal/platform/ids"
 	"github.com/gureum/gureum/internal/policy"
@@ -34,6 +36,7 @@ type App struct {
 	DB       *store.DB
 	Identity *identity.Service
 	Image    *image.Service
+	Network  *network.Service
 
 	http     *httpx.Server
 	server   *http.Server
@@ -48,6 +51,7 @@ func catalogDefs(base string) []identity.CatalogDef {
 	return []identity.CatalogDef{
 		{Type: "identity", Name: "keystone", URL: base + "/identity"},
 		{Type: "image", Name: "glance", URL: base + "/image"},
+		{Type: "network", Name: "neutron", URL: base + "/networking"},
 	}
 }
 
@@ -103,10 +107,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 
+	if a.Network, err = networkFor(db, cfg, log); err != nil {
+		return nil, err
+	}
+
 	// One line per service: its API. Catalog entries are in catalogDefs.
 	apis := []httpx.Service{
 		identityapi.New(a.Identity).Service(),
 		imageapi.New(a.Image).Service(),
+		networkapi.New(a.Network).Service(),
 	}
 	for _, api := range apis {
 		if err := a.http.Mount(api); err != nil {
@@ -201,4 +210,16 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// networkFor builds the networking service from its configuration.
+func networkFor(db *store.DB, cfg config.Config, log *slog.Logger) (*network.Service, error) {
+	first, last, err := network.ParseVXLANRange(cfg.Network.VXLANRange)
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	return network.New(store.NewNetwork(db), network.Config{
+		UnderlayMTU: cfg.Network.UnderlayMTU, VXLANFirst: first, VXLANLast: last,
+		TenantNetworkType: cfg.Network.TenantNetworkType, PhysicalNetworks: cfg.Network.PhysicalNetworks,
+	}, log), nil
 }
