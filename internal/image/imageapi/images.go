@@ -75,7 +75,9 @@ var (
 		"container_format", "tags", "owner"}
 )
 
-func isReserved(k string) bool { return slices.Contains(reserved, k) || strings.HasPrefix(k, "os_glance") }
+func isReserved(k string) bool {
+	return slices.Contains(reserved, k) || strings.HasPrefix(k, "os_glance")
+}
 
 // setAttr sets one attribute from its JSON value (create, patch add and
 // replace), checking types as glance's schema does.
@@ -371,8 +373,12 @@ func (a *API) setActive(w http.ResponseWriter, r *http.Request, active bool) err
 	return nil
 }
 
-func (a *API) deactivate(w http.ResponseWriter, r *http.Request) error { return a.setActive(w, r, false) }
-func (a *API) reactivate(w http.ResponseWriter, r *http.Request) error { return a.setActive(w, r, true) }
+func (a *API) deactivate(w http.ResponseWriter, r *http.Request) error {
+	return a.setActive(w, r, false)
+}
+func (a *API) reactivate(w http.ResponseWriter, r *http.Request) error {
+	return a.setActive(w, r, true)
+}
 
 func (a *API) addTag(w http.ResponseWriter, r *http.Request) error {
 	img, _, err := a.load(r)

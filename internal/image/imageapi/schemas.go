@@ -27,7 +27,11 @@ func ro(o obj) obj { o["readOnly"] = true; return o }
 // imageProperties follows glance's schema (glance/api/v2/images.py), which
 // glanceclient reads to tell core attributes from custom properties.
 func imageProperties() obj {
-	nullStr := func(desc string, extra ...any) obj { o := str(desc, extra...); o["type"] = []any{"null", "string"}; return o }
+	nullStr := func(desc string, extra ...any) obj {
+		o := str(desc, extra...)
+		o["type"] = []any{"null", "string"}
+		return o
+	}
 	return obj{
 		"id":               str("An identifier for the image", "pattern", `^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$`),
 		"name":             nullStr("Descriptive name for the image", "maxLength", 255),
