@@ -185,23 +185,31 @@ func (s *Service) allocateSegment(ctx context.Context, o Ops, n *Network, seg Se
 	}
 	n.NetworkType = typ
 	n.MTU = s.MTU(typ)
-	switch typ {
-	case "local":
+	if typ == "local" {
 		return nil
-	case "vxlan":
-		if seg.SegmentationID == nil {
-			id, err := s.freeVNI(ctx, o)
+	}
+	auto := typ == "vxlan" && seg.SegmentationID == nil
+	skip := map[int]bool{}
+	for {
+		if auto {
+			id, err := s.freeVNI(ctx, o, skip)
 			if err != nil {
 				return err
 			}
 			segID = id
 		}
-	}
-	ok, err := o.AllocateSegment(ctx, typ, physnet, segID, n.ID)
-	if err != nil {
-		return err
-	}
-	if !ok {
+		ok, err := o.AllocateSegment(ctx, typ, physnet, segID, n.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		if auto {
+			// A racing create took it first: take the next one.
+			skip[segID] = true
+			continue
+		}
 		if typ == "flat" {
 			return errs.Conflict("Unable to create the flat network. Physical network %s is in use.", physnet).WithType("FlatNetworkInUse")
 		}
@@ -216,19 +224,20 @@ func (s *Service) allocateSegment(ctx context.Context, o Ops, n *Network, seg Se
 	return nil
 }
 
-// freeVNI returns the lowest unused VNI of the configured range. Racing
-// creates may pick the same one; the segment's primary key lets one win
-// and the loser retries with the next.
-func (s *Service) freeVNI(ctx context.Context, o Ops) (int, error) {
+// freeVNI returns the lowest unused VNI of the configured range, past the
+// ones known taken. Racing creates may pick the same one; the segment's
+// primary key lets one win and the loser moves on to the next.
+func (s *Service) freeVNI(ctx context.Context, o Ops, skip map[int]bool) (int, error) {
 	used, err := o.UsedSegments(ctx, "vxlan", "", s.cfg.VXLANFirst, s.cfg.VXLANLast)
 	if err != nil {
 		return 0, err
 	}
-	next := s.cfg.VXLANFirst
+	taken := make(map[int]bool, len(used)+len(skip))
 	for _, u := range used {
-		if u != next {
-			break
-		}
+		taken[u] = true
+	}
+	next := s.cfg.VXLANFirst
+	for taken[next] || skip[next] {
 		next++
 	}
 	if next > s.cfg.VXLANLast {
