@@ -16,6 +16,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gureum/gureum/internal/agent"
+	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/compute"
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/identity"
 	"github.com/gureum/gureum/internal/identity/identityapi"
@@ -37,6 +40,11 @@ type App struct {
 	Identity *identity.Service
 	Image    *image.Service
 	Network  *network.Service
+	// Compute is nova with its controller; Bus and Agent its message bus
+	// and the in-process node agent (nil with compute.agent off).
+	Compute *compute.Service
+	Bus     *bus.Bus
+	Agent   *agent.Agent
 
 	http     *httpx.Server
 	server   *http.Server
@@ -52,6 +60,7 @@ func catalogDefs(base string) []identity.CatalogDef {
 		{Type: "identity", Name: "keystone", URL: base + "/identity"},
 		{Type: "image", Name: "glance", URL: base + "/image"},
 		{Type: "network", Name: "neutron", URL: base + "/networking"},
+		{Type: "compute", Name: "nova", URL: base + "/compute/v2.1"},
 	}
 }
 
@@ -111,11 +120,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 
+	novaAPI, err := a.startCompute(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+
 	// One line per service: its API. Catalog entries are in catalogDefs.
 	apis := []httpx.Service{
 		identityapi.New(a.Identity).Service(),
 		imageapi.New(a.Image).Service(),
 		networkapi.New(a.Network).Service(),
+		novaAPI.Service(),
 	}
 	for _, api := range apis {
 		if err := a.http.Mount(api); err != nil {

@@ -1,0 +1,59 @@
+package computeapi_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+
+	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/testenv"
+)
+
+// fake runs the in-process agent on the fake driver with a small,
+// fixed inventory so placement is exercised deterministically.
+func fake(vcpus, memMB, diskGB int) testenv.Option {
+	return func(c *config.Config) {
+		c.Compute.Driver = "fake"
+		c.Compute.VCPUs, c.Compute.MemoryMB, c.Compute.DiskGB = vcpus, memMB, diskGB
+		c.Compute.CPUAllocationRatio, c.Compute.RAMAllocationRatio, c.Compute.DiskAllocationRatio = 1, 1, 1
+		c.Compute.TaskTimeout = 10 * time.Second
+	}
+}
+
+func start(t *testing.T, opts ...testenv.Option) *testenv.Server {
+	t.Helper()
+	if len(opts) == 0 {
+		opts = append(opts, fake(64, 65536, 1000))
+	}
+	return testenv.StartServer(t, opts...)
+}
+
+func computeClient(t *testing.T, s *testenv.Server, pc *gophercloud.ProviderClient, microversion string) *gophercloud.ServiceClient {
+	t.Helper()
+	sc := s.ServiceClient(t, pc, "compute", "")
+	sc.Microversion = microversion
+	return sc
+}
+
+const testImage = "2a8a5b5e-7d5a-4bde-9d8e-6b5d7d0c2a11"
+
+// waitStatus polls a server until it reaches status (or fails the test).
+func waitStatus(t *testing.T, sc *gophercloud.ServiceClient, id, status string) *servers.Server {
+	t.Helper()
+	var last *servers.Server
+	testenv.Eventually(t, 20*time.Second, "server "+id+" to become "+status, func() bool {
+		sv, err := servers.Get(context.Background(), sc, id).Extract()
+		if err != nil {
+			t.Fatalf("get server: %v", err)
+		}
+		last = sv
+		if sv.Status == "ERROR" && status != "ERROR" {
+			t.Fatalf("server %s went ERROR: %+v", id, sv.Fault)
+		}
+		return sv.Status == status
+	})
+	return last
+}
