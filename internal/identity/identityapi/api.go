@@ -30,6 +30,9 @@ func (a *API) routes() []httpx.Route {
 	}
 	rs := []httpx.Route{
 		pub("GET", "/{$}", a.versions),
+		// The catalog's identity URL has no trailing slash; clients start
+		// their version discovery there.
+		pub("GET", "", a.versions),
 		pub("GET", "/v3", a.version),
 		pub("GET", "/v3/{$}", a.version),
 		pub("POST", "/v3/auth/tokens", a.issueToken),
