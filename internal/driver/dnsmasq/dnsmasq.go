@@ -127,7 +127,32 @@ func New(cfg Config) (*Dnsmasq, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := traversable(cfg.StateDir); err != nil {
+		return nil, err
+	}
 	return &Dnsmasq{cfg: cfg}, nil
+}
+
+// traversable checks that every directory up to dir lets others through:
+// otherwise dnsmasq, once it has dropped root, silently fails to re-read
+// its hosts and options and hands out no leases.
+func traversable(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("dnsmasq: %s must be searchable by others (chmod o+x): dnsmasq re-reads its files after dropping root", p)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 func (d *Dnsmasq) lock(id string) func() {
@@ -352,19 +377,21 @@ func (d *Dnsmasq) EnsureNetwork(ctx context.Context, n Network, hosts []Host) er
 		}
 		fallthrough
 	case errors.Is(err, proc.ErrNotRunning) || argsChanged:
+		// A fresh log per start: waitStarted looks for this run's banner.
+		logPath := filepath.Join(dir, "dnsmasq.log")
+		if err := os.Truncate(logPath, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 		cmd := exec.Command(d.cfg.Dnsmasq, args...)
 		pr, err = proc.Start(cmd, pidfile, func(c *exec.Cmd) error { return d.cfg.Netns.Start(ns, c) })
 		if err != nil {
 			return fmt.Errorf("dnsmasq: network %s: %w", n.ID, err)
 		}
 		r.Add(func() { _ = pr.Stop(context.WithoutCancel(ctx), 5*time.Second) })
-		d.cfg.Log.Info("dnsmasq started", "network", n.ID, "namespace", ns, "pid", pr.Pid)
-		// dnsmasq exits at once on a bad option; report that here.
-		time.Sleep(20 * time.Millisecond)
-		if !pr.Alive() {
-			msg, _ := os.ReadFile(filepath.Join(dir, "dnsmasq.log"))
-			return fmt.Errorf("dnsmasq: network %s: exited at start: %s", n.ID, lastLines(string(msg), 3))
+		if err := waitStarted(ctx, pr, logPath); err != nil {
+			return fmt.Errorf("dnsmasq: network %s: %w", n.ID, err)
 		}
+		d.cfg.Log.Info("dnsmasq started", "network", n.ID, "namespace", ns, "pid", pr.Pid)
 	case err != nil:
 		return err
 	case hostsChanged || optsChanged:
@@ -379,6 +406,27 @@ func (d *Dnsmasq) EnsureNetwork(ctx context.Context, n Network, hosts []Host) er
 	}
 	r.Success()
 	return nil
+}
+
+// waitStarted waits for dnsmasq's "started" log line: it is written after
+// its signal handlers are installed, so a SIGHUP sent earlier would kill it
+// instead of reloading the hosts. A bad option makes it exit at once:
+// report that with its last log lines.
+func waitStarted(ctx context.Context, pr *proc.Process, logPath string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		msg, _ := os.ReadFile(logPath)
+		if strings.Contains(string(msg), "started, version") {
+			return nil
+		}
+		if !pr.Alive() {
+			return fmt.Errorf("exited at start: %s", lastLines(string(msg), 3))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("not started after 10s: %s", lastLines(string(msg), 3))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func lastLines(s string, n int) string {

@@ -332,7 +332,12 @@ func (d *QEMU) args(spec Spec) ([]string, error) {
 		"-chardev", "file,id=serial0,path=" + p.console() + ",append=on",
 		"-serial", "chardev:serial0",
 		"-drive", "file=" + p.disk() + ",if=none,id=root,format=qcow2,discard=unmap",
-		"-device", "virtio-blk-pci,drive=root,bootindex=0",
+	}
+	// Direct kernel boot takes boot index 0 itself (linuxboot ROM).
+	if spec.Kernel == nil {
+		a = append(a, "-device", "virtio-blk-pci,drive=root,bootindex=0")
+	} else {
+		a = append(a, "-device", "virtio-blk-pci,drive=root")
 	}
 	if d.accel == "kvm" {
 		a = append(a, "-cpu", "host")
