@@ -150,25 +150,25 @@ type ExtraDHCPOpt struct {
 // Port is an attachment point on a network.
 type Port struct {
 	Std
-	NetworkID           string            `json:"network_id"`
-	AdminStateUp        bool              `json:"admin_state_up"`
-	Status              string            `json:"status"`
-	MACAddress          string            `json:"mac_address"`
-	FixedIPs            []FixedIP         `json:"fixed_ips"`
-	DeviceID            string            `json:"device_id"`
-	DeviceOwner         string            `json:"device_owner"`
-	SecurityGroups      []string          `json:"security_groups"`
-	AllowedAddressPairs []AddressPair     `json:"allowed_address_pairs"`
-	PortSecurityEnabled bool              `json:"port_security_enabled"`
-	HostID              string            `json:"binding:host_id"`
-	VIFType             string            `json:"binding:vif_type"`
-	VIFDetails          map[string]any    `json:"binding:vif_details"`
-	VNICType            string            `json:"binding:vnic_type"`
-	Profile             map[string]any    `json:"binding:profile"`
-	DNSName             string            `json:"dns_name"`
-	DNSAssignment       []map[string]any  `json:"dns_assignment"`
-	ExtraDHCPOpts       []ExtraDHCPOpt    `json:"extra_dhcp_opts"`
-	IPAllocation        string            `json:"ip_allocation,omitempty"`
+	NetworkID           string           `json:"network_id"`
+	AdminStateUp        bool             `json:"admin_state_up"`
+	Status              string           `json:"status"`
+	MACAddress          string           `json:"mac_address"`
+	FixedIPs            []FixedIP        `json:"fixed_ips"`
+	DeviceID            string           `json:"device_id"`
+	DeviceOwner         string           `json:"device_owner"`
+	SecurityGroups      []string         `json:"security_groups"`
+	AllowedAddressPairs []AddressPair    `json:"allowed_address_pairs"`
+	PortSecurityEnabled bool             `json:"port_security_enabled"`
+	HostID              string           `json:"binding:host_id"`
+	VIFType             string           `json:"binding:vif_type"`
+	VIFDetails          map[string]any   `json:"binding:vif_details"`
+	VNICType            string           `json:"binding:vnic_type"`
+	Profile             map[string]any   `json:"binding:profile"`
+	DNSName             string           `json:"dns_name"`
+	DNSAssignment       []map[string]any `json:"dns_assignment"`
+	ExtraDHCPOpts       []ExtraDHCPOpt   `json:"extra_dhcp_opts"`
+	IPAllocation        string           `json:"ip_allocation,omitempty"`
 }
 
 // SecurityGroup is a set of firewall rules applied to ports.

@@ -135,6 +135,14 @@ func (s *Service) segmentOf(sp NetworkSpec) (Segment, error) {
 		}
 		seg = sp.Segments[0]
 	}
+	// Clients serialising zero values (gophercloud's Segment) send "" and
+	// 0 for "not set"; neither is a valid value.
+	if seg.PhysicalNetwork != nil && *seg.PhysicalNetwork == "" {
+		seg.PhysicalNetwork = nil
+	}
+	if seg.SegmentationID != nil && *seg.SegmentationID == 0 {
+		seg.SegmentationID = nil
+	}
 	return seg, nil
 }
 

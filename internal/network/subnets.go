@@ -38,27 +38,27 @@ const (
 
 // SubnetSpec is a subnet create or update body.
 type SubnetSpec struct {
-	Name                *string       `json:"name"`
-	Description         *string       `json:"description"`
-	ProjectID           *string       `json:"project_id"`
-	TenantID            *string       `json:"tenant_id"`
-	NetworkID           *string       `json:"network_id"`
-	IPVersion           *int          `json:"ip_version"`
-	CIDR                *string       `json:"cidr"`
-	GatewayIP           Opt[string]   `json:"gateway_ip"`
-	AllocationPools     []Pool        `json:"allocation_pools"`
-	DNSNameservers      []string      `json:"dns_nameservers"`
-	HostRoutes          []HostRoute   `json:"host_routes"`
-	EnableDHCP          *bool         `json:"enable_dhcp"`
-	IPv6RAMode          Opt[string]   `json:"ipv6_ra_mode"`
-	IPv6AddressMode     Opt[string]   `json:"ipv6_address_mode"`
-	SubnetPoolID        Opt[string]   `json:"subnetpool_id"`
-	UseDefaultPool      *bool         `json:"use_default_subnetpool"`
-	PrefixLen           *int          `json:"prefixlen"`
-	ServiceTypes        []string      `json:"service_types"`
-	SegmentID           Opt[string]   `json:"segment_id"`
-	DNSPublishFixedIP   *bool         `json:"dns_publish_fixed_ip"`
-	Tags                []string      `json:"tags"`
+	Name              *string     `json:"name"`
+	Description       *string     `json:"description"`
+	ProjectID         *string     `json:"project_id"`
+	TenantID          *string     `json:"tenant_id"`
+	NetworkID         *string     `json:"network_id"`
+	IPVersion         *int        `json:"ip_version"`
+	CIDR              *string     `json:"cidr"`
+	GatewayIP         Opt[string] `json:"gateway_ip"`
+	AllocationPools   []Pool      `json:"allocation_pools"`
+	DNSNameservers    []string    `json:"dns_nameservers"`
+	HostRoutes        []HostRoute `json:"host_routes"`
+	EnableDHCP        *bool       `json:"enable_dhcp"`
+	IPv6RAMode        Opt[string] `json:"ipv6_ra_mode"`
+	IPv6AddressMode   Opt[string] `json:"ipv6_address_mode"`
+	SubnetPoolID      Opt[string] `json:"subnetpool_id"`
+	UseDefaultPool    *bool       `json:"use_default_subnetpool"`
+	PrefixLen         *int        `json:"prefixlen"`
+	ServiceTypes      []string    `json:"service_types"`
+	SegmentID         Opt[string] `json:"segment_id"`
+	DNSPublishFixedIP *bool       `json:"dns_publish_fixed_ip"`
+	Tags              []string    `json:"tags"`
 }
 
 var ipv6Modes = []string{"slaac", "dhcpv6-stateful", "dhcpv6-stateless"}

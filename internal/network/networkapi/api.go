@@ -124,12 +124,12 @@ func (a *API) routes() []httpx.Route {
 		rs = append(rs,
 			def("GET", "/v2.0/"+d.path, "get_"+d.singular, a.list(d)),
 			def("GET", "/v2.0/"+d.path+"/{id}", "get_"+d.singular, a.show(d)),
-			def("GET", "/v2.0/"+d.path+"/{id}/tags", "get_tags", a.tags(d)),
-			def("PUT", "/v2.0/"+d.path+"/{id}/tags", "update_tags", a.replaceTags(d)),
-			def("DELETE", "/v2.0/"+d.path+"/{id}/tags", "update_tags", a.deleteTags(d)),
-			def("GET", "/v2.0/"+d.path+"/{id}/tags/{tag}", "get_tags", a.hasTag(d)),
-			def("PUT", "/v2.0/"+d.path+"/{id}/tags/{tag}", "update_tags", a.addTag(d)),
-			def("DELETE", "/v2.0/"+d.path+"/{id}/tags/{tag}", "update_tags", a.removeTag(d)),
+			def("GET", "/v2.0/"+d.path+"/{id}/tags", "neutron_get_tags", a.tags(d)),
+			def("PUT", "/v2.0/"+d.path+"/{id}/tags", "neutron_update_tags", a.replaceTags(d)),
+			def("DELETE", "/v2.0/"+d.path+"/{id}/tags", "neutron_update_tags", a.deleteTags(d)),
+			def("GET", "/v2.0/"+d.path+"/{id}/tags/{tag}", "neutron_get_tags", a.hasTag(d)),
+			def("PUT", "/v2.0/"+d.path+"/{id}/tags/{tag}", "neutron_update_tags", a.addTag(d)),
+			def("DELETE", "/v2.0/"+d.path+"/{id}/tags/{tag}", "neutron_update_tags", a.removeTag(d)),
 		)
 	}
 	return rs
@@ -141,7 +141,7 @@ func caller(r *http.Request) network.Caller {
 	if c == nil {
 		return network.Caller{}
 	}
-	return network.Caller{ProjectID: c.ProjectID, Admin: httpx.Allowed(r, "context_is_admin", policy.Target{})}
+	return network.Caller{ProjectID: c.ProjectID, Admin: httpx.Allowed(r, "neutron_context_is_admin", policy.Target{})}
 }
 
 func boolStr(b bool) string {

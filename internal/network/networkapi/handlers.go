@@ -23,18 +23,21 @@ func createTarget(r *http.Request, projectID, tenantID *string) policy.Target {
 }
 
 // networkOwner adds the owner of a network to a target, for the
-// admin_or_network_owner rules (unknown networks are left to the service,
-// which answers 404).
-func (a *API) networkOwner(r *http.Request, t policy.Target, networkID string) policy.Target {
+// admin_or_network_owner rules. A network the caller cannot see is
+// NotFound before any policy says 403, so its existence does not leak;
+// an empty ID is left to the service's validation.
+func (a *API) networkOwner(r *http.Request, t policy.Target, networkID string) (policy.Target, error) {
 	if networkID == "" {
-		return t
+		return t, nil
 	}
-	if _, row, err := a.svc.Get(r.Context(), network.Caller{Admin: true}, network.KindNetwork, networkID); err == nil {
-		t["network:project_id"] = row.ProjectID
-		t["network:tenant_id"] = row.ProjectID
-		t["shared"] = boolStr(row.Shared)
+	_, row, err := a.svc.Get(r.Context(), caller(r), network.KindNetwork, networkID)
+	if err != nil {
+		return nil, err
 	}
-	return t
+	t["network:project_id"] = row.ProjectID
+	t["network:tenant_id"] = row.ProjectID
+	t["shared"] = boolStr(row.Shared)
+	return t, nil
 }
 
 func str(p *string) string {
@@ -93,7 +96,10 @@ func (a *API) createSubnet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t := a.networkOwner(r, createTarget(r, sp.ProjectID, sp.TenantID), str(sp.NetworkID))
+	t, err := a.networkOwner(r, createTarget(r, sp.ProjectID, sp.TenantID), str(sp.NetworkID))
+	if err != nil {
+		return err
+	}
 	if err := httpx.Authorize(r, t); err != nil {
 		return err
 	}
@@ -121,7 +127,10 @@ func (a *API) updateSubnet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t := a.networkOwner(r, targetOf(row), res.(*network.Subnet).NetworkID)
+	t, err := a.networkOwner(r, targetOf(row), res.(*network.Subnet).NetworkID)
+	if err != nil {
+		return err
+	}
 	if err := httpx.Authorize(r, t); err != nil {
 		return err
 	}
@@ -172,7 +181,10 @@ func (a *API) createPort(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t := a.networkOwner(r, createTarget(r, sp.ProjectID, sp.TenantID), str(sp.NetworkID))
+	t, err := a.networkOwner(r, createTarget(r, sp.ProjectID, sp.TenantID), str(sp.NetworkID))
+	if err != nil {
+		return err
+	}
 	if err := httpx.Authorize(r, t); err != nil {
 		return err
 	}
@@ -200,7 +212,10 @@ func (a *API) updatePort(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t := a.networkOwner(r, targetOf(row), res.(*network.Port).NetworkID)
+	t, err := a.networkOwner(r, targetOf(row), res.(*network.Port).NetworkID)
+	if err != nil {
+		return err
+	}
 	t["shared"] = "False"
 	if err := httpx.Authorize(r, t); err != nil {
 		return err

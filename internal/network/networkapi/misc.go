@@ -185,7 +185,7 @@ func (a *API) listQuotas(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.Authorize(r, policy.Target{"project_id": ""}); err != nil {
 		return err
 	}
-	if err := httpx.Check(r, "admin_only", policy.Target{}); err != nil {
+	if err := httpx.Check(r, "neutron_admin_only", policy.Target{}); err != nil {
 		return err
 	}
 	ps, err := a.svc.QuotaProjects(r.Context())
