@@ -37,7 +37,8 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Member string `json:"member"`
 	}
-	if err := httpx.DecodeJSON(r, &body); err != nil {
+	// Lenient: openstacksdk sends the member's other attributes along.
+	if err := httpx.DecodeJSONLenient(r, &body); err != nil {
 		return err
 	}
 	m, err := a.svc.AddMember(r.Context(), img, body.Member)
@@ -84,7 +85,8 @@ func (a *API) updateMember(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Status string `json:"status"`
 	}
-	if err := httpx.DecodeJSON(r, &body); err != nil {
+	// Lenient: openstacksdk sends the member's other attributes along.
+	if err := httpx.DecodeJSONLenient(r, &body); err != nil {
 		return err
 	}
 	m, err = a.svc.SetMemberStatus(r.Context(), m, body.Status)
