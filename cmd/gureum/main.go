@@ -28,6 +28,7 @@ const usage = `usage: gureum <command> [flags]
 
 commands:
   server                 run the all-in-one cloud
+  agent                  run a compute node agent (--nats-url of the server's bus)
   admin bootstrap        create the admin user, project, roles and catalog
   admin migrate          apply database migrations and exit
   admin rotate-keys      rotate the Fernet token keys
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "server":
 		return cmdServer(args[1:], stdout, stderr)
+	case "agent":
+		return cmdAgent(args[1:], stdout, stderr)
 	case "admin":
 		return cmdAdmin(args[1:], stdout, stderr)
 	case "version", "--version":
@@ -63,6 +66,7 @@ func loadConfig(fs *flag.FlagSet, args []string, stderr io.Writer) (config.Confi
 	listen := fs.String("listen", "", "API listen address (default 127.0.0.1:8774)")
 	advertise := fs.String("advertise-url", "", "URL clients reach the API at")
 	database := fs.String("database", "", "database DSN: empty for SQLite in the data directory, or postgres://…")
+	natsURL := fs.String("nats-url", "", "external NATS for the compute bus (nats://host:4222); empty embeds one")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, false
@@ -74,7 +78,7 @@ func loadConfig(fs *flag.FlagSet, args []string, stderr io.Writer) (config.Confi
 		}
 	}
 	cfg.LoadEnv(os.Getenv)
-	for dst, v := range map[*string]string{&cfg.DataDir: *dataDir, &cfg.Listen: *listen, &cfg.AdvertiseURL: *advertise, &cfg.Database: *database, &cfg.Log.Level: *logLevel} {
+	for dst, v := range map[*string]string{&cfg.DataDir: *dataDir, &cfg.Listen: *listen, &cfg.AdvertiseURL: *advertise, &cfg.Database: *database, &cfg.Log.Level: *logLevel, &cfg.Compute.NATSURL: *natsURL} {
 		if v != "" {
 			*dst = v
 		}

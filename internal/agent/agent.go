@@ -232,7 +232,13 @@ func (a *Agent) handle(ctx context.Context, m *nats.Msg) {
 	res, done := a.results[t.ID]
 	a.mu.Unlock()
 	if !done {
-		res = a.apply(ctx, &t)
+		tctx := ctx
+		if !t.Deadline.IsZero() {
+			var cancel context.CancelFunc
+			tctx, cancel = context.WithDeadline(ctx, t.Deadline)
+			defer cancel()
+		}
+		res = a.apply(tctx, &t)
 		if t.Op != agentapi.OpConsole {
 			a.mu.Lock()
 			a.results[t.ID] = res

@@ -127,6 +127,9 @@ type Task struct {
 	Length int `json:"length,omitempty"`
 	// SnapshotPath is where OpSnapshot writes the disk.
 	SnapshotPath string `json:"snapshot_path,omitempty"`
+	// Deadline is when the controller stops waiting; the agent abandons
+	// the task then instead of holding the server's lock forever.
+	Deadline time.Time `json:"deadline,omitempty"`
 }
 
 // ServerSpec is everything a node needs to run a server.

@@ -184,6 +184,7 @@ func (s *Service) sendTask(ctx context.Context, node string, t agentapi.Task, ti
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	t.Deadline = time.Now().Add(timeout)
 	var res agentapi.TaskResult
 	if err := bus.Request(tctx, s.nc, agentapi.TaskSubject(node), t, &res); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {

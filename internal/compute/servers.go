@@ -390,9 +390,10 @@ func (s *Service) buildWith(ctx context.Context, id, requestID string, b *buildS
 	spec := s.spec(sv, b.image, nics, b.adminPass)
 	res, err := s.sendTask(ctx, node, agentapi.Task{ID: "spawn-" + id, ServerID: id, Op: agentapi.OpSpawn, Spec: spec}, 0)
 	if err != nil {
-		// Best effort: leave nothing half-built on the node.
-		_, _ = s.sendTask(ctx, node, agentapi.Task{ServerID: id, Op: agentapi.OpDestroy}, time.Minute)
 		fail(500, fmt.Errorf("Build of instance %s aborted: %w", id, err))
+		// Leave nothing half-built on the node (the agent runs it after
+		// the abandoned spawn gives up the server's lock).
+		_, _ = s.sendTask(ctx, node, agentapi.Task{ServerID: id, Op: agentapi.OpDestroy}, time.Minute)
 		return
 	}
 	now := s.now()

@@ -259,7 +259,7 @@ func (a *API) deleteExtraSpec(c *call) error {
 	if err := a.svc.DeleteExtraSpec(c.r.Context(), c.r.PathValue("id"), c.r.PathValue("key")); err != nil {
 		return err
 	}
-	return c.noContent(http.StatusAccepted)
+	return c.noContent(http.StatusOK)
 }
 
 func accessView(id string, projects []string) obj {
