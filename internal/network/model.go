@@ -93,8 +93,6 @@ type Network struct {
 	Subnets               []string `json:"subnets"`
 	IsDefault             bool     `json:"is_default"`
 	DNSDomain             string   `json:"dns_domain"`
-	IPv4AddressScope      *string  `json:"ipv4_address_scope"`
-	IPv6AddressScope      *string  `json:"ipv6_address_scope"`
 }
 
 // Pool is an allocation pool.

@@ -279,7 +279,8 @@ func (s *Service) save(ctx context.Context, o Ops, r Resource) error {
 
 func (s *Service) newStd(id, project string, name, desc *string) Std {
 	now := Time{s.now()}
-	st := Std{ID: id, ProjectID: project, Tags: []string{}, CreatedAt: now, UpdatedAt: now}
+	// Neutron answers a create with revision 1.
+	st := Std{ID: id, ProjectID: project, Tags: []string{}, CreatedAt: now, UpdatedAt: now, Revision: 1}
 	if name != nil {
 		st.Name = *name
 	}

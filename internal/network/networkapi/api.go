@@ -89,6 +89,8 @@ func (a *API) routes() []httpx.Route {
 		{Method: "GET", Path: "/v2.0/quotas/{project_id}", Rule: "get_quota", Handler: a.getQuota},
 		{Method: "GET", Path: "/v2.0/quotas/{project_id}/default", Rule: "get_quota", Handler: a.defaultQuota},
 		{Method: "GET", Path: "/v2.0/quotas/{project_id}/details", Rule: "get_quota", Handler: a.quotaDetails},
+		// gophercloud asks with Neutron's legacy ".json" suffix.
+		{Method: "GET", Path: "/v2.0/quotas/{project_id}/details.json", Rule: "get_quota", Handler: a.quotaDetails},
 		{Method: "PUT", Path: "/v2.0/quotas/{project_id}", Rule: "update_quota", Handler: a.updateQuota},
 		{Method: "DELETE", Path: "/v2.0/quotas/{project_id}", Rule: "delete_quota", Handler: a.deleteQuota},
 

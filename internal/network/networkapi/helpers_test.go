@@ -17,6 +17,8 @@ import (
 
 var ctx = context.Background()
 
+type ctxT = context.Context
+
 // env is a server with an admin and two member projects.
 type env struct {
 	s              *testenv.Server
