@@ -212,8 +212,8 @@ func (s *Image) DeleteImage(ctx context.Context, id string) error {
 
 func (s *Image) usage(ctx context.Context, q Querier, project string) (image.Usage, error) {
 	var u image.Usage
-	err := q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(COALESCE(size, 0) + staged_size), 0),
-		COALESCE(SUM(CASE WHEN status IN ('saving', 'uploading', 'importing') THEN 1 ELSE 0 END), 0)
+	err := q.QueryRow(ctx, `SELECT COUNT(*), CAST(COALESCE(SUM(COALESCE(size, 0) + staged_size), 0) AS BIGINT),
+		CAST(COALESCE(SUM(CASE WHEN status IN ('saving', 'uploading', 'importing') THEN 1 ELSE 0 END), 0) AS BIGINT)
 		FROM images WHERE owner = ?`, project).Scan(&u.Images, &u.Bytes, &u.Uploading)
 	return u, err
 }

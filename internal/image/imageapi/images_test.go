@@ -21,9 +21,17 @@ import (
 	"github.com/gureum/gureum/internal/testenv"
 )
 
-func TestImageLifecycle(t *testing.T) {
+func TestImageLifecycle(t *testing.T) { t.Parallel(); imageLifecycle(t) }
+
+// TestImageLifecyclePostgres runs the same against PostgreSQL (skipped unless
+// GUREUM_TEST_POSTGRES is set, as in CI).
+func TestImageLifecyclePostgres(t *testing.T) {
 	t.Parallel()
-	s := testenv.StartServer(t)
+	imageLifecycle(t, testenv.WithPostgres(t))
+}
+
+func imageLifecycle(t *testing.T, opts ...testenv.Option) {
+	s := testenv.StartServer(t, opts...)
 	c := imageClient(t, s, s.Admin(t))
 
 	data := bytes.Repeat([]byte("gureum image data "), 10000)
@@ -258,9 +266,17 @@ func TestErrorBody(t *testing.T) {
 	_ = resp
 }
 
-func TestListFiltersAndPaging(t *testing.T) {
+func TestListFiltersAndPaging(t *testing.T) { t.Parallel(); listFiltersAndPaging(t) }
+
+// TestListFiltersAndPagingPostgres runs the same against PostgreSQL (skipped unless
+// GUREUM_TEST_POSTGRES is set, as in CI).
+func TestListFiltersAndPagingPostgres(t *testing.T) {
 	t.Parallel()
-	s := testenv.StartServer(t)
+	listFiltersAndPaging(t, testenv.WithPostgres(t))
+}
+
+func listFiltersAndPaging(t *testing.T, opts ...testenv.Option) {
+	s := testenv.StartServer(t, opts...)
 	c := imageClient(t, s, s.Admin(t))
 	start := time.Now().UTC().Add(-2 * time.Second)
 	for i := 0; i < 7; i++ {

@@ -29,9 +29,17 @@ func visible(t *testing.T, sc *gophercloud.ServiceClient, opts images.ListOpts) 
 	return out
 }
 
-func TestSharingAndPolicy(t *testing.T) {
+func TestSharingAndPolicy(t *testing.T) { t.Parallel(); sharingAndPolicy(t) }
+
+// TestSharingAndPolicyPostgres runs the same against PostgreSQL (skipped unless
+// GUREUM_TEST_POSTGRES is set, as in CI).
+func TestSharingAndPolicyPostgres(t *testing.T) {
 	t.Parallel()
-	s := testenv.StartServer(t)
+	sharingAndPolicy(t, testenv.WithPostgres(t))
+}
+
+func sharingAndPolicy(t *testing.T, opts ...testenv.Option) {
+	s := testenv.StartServer(t, opts...)
 	p1 := s.CreateProjectUser(t, "p1", "alice", "member")
 	p2 := s.CreateProjectUser(t, "p2", "bob", "member")
 	p3 := s.CreateProjectUser(t, "p3", "carol", "reader")

@@ -1,0 +1,257 @@
+// Package image_test holds the image service's benchmarks: data upload and
+// download through the API on loopback against dd on the same disk in the
+// same run, and listing 10,000 images with filters.
+//
+//	go test -run '^$' -bench . -benchtime 1x ./bench/image/
+//
+// GUREUM_BENCH_MB sets the image size (default 1024). Figures are in
+// docs/benchmarks-image.md.
+package image_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+
+	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/image"
+	"github.com/gureum/gureum/internal/testenv"
+)
+
+func sizeMB() int64 {
+	if v, err := strconv.ParseInt(os.Getenv("GUREUM_BENCH_MB"), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return 1024
+}
+
+// writeSource writes n MiB of incompressible, non-zero data (zeros would
+// be stored as holes and flatter the API).
+func writeSource(b *testing.B, path string, mib int64) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	r := rand.NewChaCha8([32]byte{1, 2, 3})
+	buf := make([]byte, 1<<20)
+	for i := int64(0); i < mib; i++ {
+		_, _ = r.Read(buf)
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / (1 << 20) / d.Seconds() }
+
+func timeCmd(b *testing.B, name string, args ...string) time.Duration {
+	start := time.Now()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		b.Fatalf("%s %v: %v %s", name, args, err, out)
+	}
+	return time.Since(start)
+}
+
+// heapPeak samples HeapInuse until stop is called and returns the growth
+// over the value at the start. The server runs in this process.
+func heapPeak() (stop func() uint64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-finished
+		if p := peak.Load(); p > base {
+			return p - base
+		}
+		return 0
+	}
+}
+
+func BenchmarkImageData(b *testing.B) {
+	mib := sizeMB()
+	size := mib << 20
+	s := testenv.StartServer(b, func(c *config.Config) { c.Log.Level = "error" })
+	c := s.ServiceClient(b, s.Admin(b), "image", "v2")
+	dir := s.Config.Image.Dir
+	src := filepath.Join(s.DataDir, "bench-src.bin")
+	writeSource(b, src, mib)
+	dd := filepath.Join(dir, "dd.bin")
+
+	var ddW, ddR, upT, downT time.Duration
+	var upHeap, downHeap uint64
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// dd: page-cached source to the image disk, fsynced as the API does.
+		ddW += timeCmd(b, "dd", "if="+src, "of="+dd, "bs=1M", "conv=fdatasync", "status=none")
+		ddR += timeCmd(b, "dd", "if="+dd, "of=/dev/null", "bs=1M", "status=none")
+		_ = os.Remove(dd)
+
+		img, err := images.Create(context.Background(), c, images.CreateOpts{Name: fmt.Sprintf("bench-%d", i), DiskFormat: "raw", ContainerFormat: "bare"}).Extract()
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := os.Open(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req, _ := http.NewRequest("PUT", s.URL+"/image/v2/images/"+img.ID+"/file", f)
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("X-Auth-Token", c.TokenID)
+		stop := heapPeak()
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		upT += time.Since(start)
+		upHeap = max(upHeap, stop())
+		f.Close()
+		if err != nil || resp.StatusCode != 204 {
+			b.Fatalf("upload: %v %v", err, resp)
+		}
+		resp.Body.Close()
+
+		req, _ = http.NewRequest("GET", s.URL+"/image/v2/images/"+img.ID+"/file", nil)
+		req.Header.Set("X-Auth-Token", c.TokenID)
+		stop = heapPeak()
+		start = time.Now()
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("download: %v %v", err, resp)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		downT += time.Since(start)
+		downHeap = max(downHeap, stop())
+		if n != size {
+			b.Fatalf("downloaded %d of %d bytes", n, size)
+		}
+		_ = images.Delete(context.Background(), c, img.ID).ExtractErr()
+	}
+	b.StopTimer()
+	tot := size * int64(b.N)
+	b.ReportMetric(mbps(tot, ddW), "dd_write_MiB/s")
+	b.ReportMetric(mbps(tot, upT), "api_upload_MiB/s")
+	b.ReportMetric(100*ddW.Seconds()/upT.Seconds(), "upload_%_of_dd")
+	b.ReportMetric(mbps(tot, ddR), "dd_read_MiB/s")
+	b.ReportMetric(mbps(tot, downT), "api_download_MiB/s")
+	b.ReportMetric(100*ddR.Seconds()/downT.Seconds(), "download_%_of_dd")
+	b.ReportMetric(float64(upHeap)/(1<<20), "upload_heap_growth_MiB")
+	b.ReportMetric(float64(downHeap)/(1<<20), "download_heap_growth_MiB")
+}
+
+func percentile(ds []time.Duration, p float64) float64 {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	i := int(float64(len(ds)-1) * p)
+	return float64(ds[i].Microseconds()) / 1000
+}
+
+// BenchmarkList10k lists 10,000 images page by page with filters, as an
+// admin and as a member of one project, and reports per-page latency.
+func BenchmarkList10k(b *testing.B) {
+	s := testenv.StartServer(b, func(c *config.Config) { c.Log.Level = "error" })
+	p1 := s.CreateProjectUser(b, "bench-p1", "bench-u1", "member")
+	admin := s.Admin(b)
+	ac := s.ServiceClient(b, admin, "image", "v2")
+	mc := s.ServiceClient(b, s.LoginProject(b, p1), "image", "v2")
+	ctx := context.Background()
+	distros := []string{"ubuntu", "debian", "fedora", "cirros"}
+	formats := []string{"qcow2", "raw", "vmdk"}
+	vis := []string{image.Shared, image.Private, image.Public, image.Community}
+	owners := []string{p1.ID, "other-project-a", "other-project-b"}
+	for i := 0; i < 10000; i++ {
+		img := &image.Image{
+			Name: fmt.Sprintf("image-%05d", i), DiskFormat: formats[i%3], ContainerFormat: "bare",
+			Visibility: vis[i%4], Owner: owners[i%3],
+			Properties: map[string]string{"os_distro": distros[i%4], "hw_disk_bus": "virtio"},
+			Tags:       []string{fmt.Sprintf("batch-%d", i%10)},
+		}
+		if i%7 == 0 {
+			img.Tags = append(img.Tags, "gpu")
+		}
+		if _, err := s.App.Image.Create(ctx, image.Caller{Project: img.Owner, Admin: true}, img); err != nil {
+			b.Fatal(err)
+		}
+	}
+	queries := []string{
+		"limit=25",
+		"limit=100&sort_key=name&sort_dir=asc",
+		"limit=50&os_distro=ubuntu&disk_format=qcow2",
+		"limit=25&tag=gpu&sort=name:asc,created_at:desc",
+		"limit=25&visibility=public&container_format=bare",
+		"limit=25&name=in:image-00001,image-00002,image-09999",
+		"limit=25&created_at=gte:2000-01-01T00:00:00Z&size_max=0",
+	}
+	var adminLat, memberLat []time.Duration
+	perQuery := map[string][]time.Duration{}
+	pages := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, q := range queries {
+			for who, tok := range map[string]string{"admin": ac.TokenID, "member": mc.TokenID} {
+				next := "/v2/images?" + q
+				// Walk up to 20 pages of each query.
+				for p := 0; p < 20 && next != ""; p++ {
+					start := time.Now()
+					resp, body := testenv.Do(b, "GET", s.URL+"/image"+next, tok, "")
+					d := time.Since(start)
+					if resp.StatusCode != 200 {
+						b.Fatalf("%s: %d %s", next, resp.StatusCode, body)
+					}
+					perQuery[who+" "+q] = append(perQuery[who+" "+q], d)
+					if who == "admin" {
+						adminLat = append(adminLat, d)
+					} else {
+						memberLat = append(memberLat, d)
+					}
+					pages++
+					m := testenv.JSON(b, body)
+					next, _ = m["next"].(string)
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	for q, ds := range perQuery {
+		b.Logf("%-70s pages %3d  p50 %6.2f ms  p99 %6.2f ms", q, len(ds), percentile(ds, 0.5), percentile(ds, 0.99))
+	}
+	all := append(append([]time.Duration{}, adminLat...), memberLat...)
+	b.ReportMetric(float64(pages)/float64(b.N), "pages/op")
+	b.ReportMetric(percentile(all, 0.5), "p50_ms/page")
+	b.ReportMetric(percentile(all, 0.99), "p99_ms/page")
+	b.ReportMetric(percentile(adminLat, 0.99), "admin_p99_ms/page")
+	b.ReportMetric(percentile(memberLat, 0.99), "member_p99_ms/page")
+}
