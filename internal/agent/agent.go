@@ -291,6 +291,9 @@ func (a *Agent) apply(ctx context.Context, t *agentapi.Task) agentapi.TaskResult
 	default:
 		err = fmt.Errorf("unknown operation %q", t.Op)
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("task %s timed out after %s", t.Op, time.Since(start).Round(time.Millisecond))
+	}
 	if err != nil {
 		log.Warn("task failed", "err", err, "duration_ms", time.Since(start).Milliseconds())
 		res.Error = err.Error()

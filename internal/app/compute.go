@@ -123,10 +123,3 @@ func hostIP() string {
 	defer conn.Close()
 	return conn.LocalAddr().(*net.UDPAddr).IP.String()
 }
-
-// computeImages, computeSnapshots and computeNetworks adapt the image and
-// network services to the interfaces compute declares (nil while a
-// service is absent).
-func (a *App) computeImages() compute.Images       { return nil }
-func (a *App) computeSnapshots() compute.Snapshots { return nil }
-func (a *App) computeNetworks() compute.Networks   { return nil }

@@ -2,7 +2,6 @@ package compute
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -294,7 +293,6 @@ func (s *Service) Resize(ctx context.Context, c Caller, id, flavorRef string) er
 		return err
 	}
 	old := sv.Flavor
-	wasStopped := sv.VMState == VMStopped
 	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
 		if !contains([]string{VMActive, VMStopped}, sv.VMState) || sv.TaskState != "" {
 			return stateConflict(sv, "resize")
@@ -309,7 +307,6 @@ func (s *Service) Resize(ctx context.Context, c Caller, id, flavorRef string) er
 	}
 	_ = s.store.AddAction(ctx, Action{RequestID: c.RequestID, ServerID: id, ProjectID: sv.ProjectID, UserID: c.UserID, Action: "resize", StartTime: s.now()})
 	spec := s.spec(sv, nil, s.nicsOf(sv), "")
-	_ = wasStopped
 	s.goBackground(func(ctx context.Context) {
 		s.runTask(ctx, sv, c.RequestID, "compute_resize_instance", agentapi.Task{ID: ids.UUID(), ServerID: id, Op: agentapi.OpResize, Spec: spec}, VMResized, nil)
 	})
@@ -348,6 +345,24 @@ func (s *Service) RevertResize(ctx context.Context, c Caller, id string) error {
 	if err := s.checkLocked(c, sv); err != nil {
 		return err
 	}
+	if sv.VMState != VMResized || sv.TaskState != "" || sv.OldFlavor == nil {
+		return stateConflict(sv, "revertResize")
+	}
+	// Give back the new flavor's share before the guest shrinks, so usage
+	// is right as soon as the server is ACTIVE again.
+	old, cur := *sv.OldFlavor, sv.Flavor
+	limits, err := s.Quotas(ctx, sv.ProjectID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.ReplaceAllocation(ctx, id, Resources{VCPUs: old.VCPUs, MemoryMB: old.RAM, DiskGB: old.Disk + old.Ephemeral}); err != nil {
+		return err
+	}
+	dc, dr := old.VCPUs-cur.VCPUs, old.RAM-cur.RAM
+	if err := s.store.AdjustUsage(ctx, sv.ProjectID, map[string]int{QCores: dc, QRAM: dr}, limits); err != nil {
+		_ = s.store.ReplaceAllocation(ctx, id, Resources{VCPUs: cur.VCPUs, MemoryMB: cur.RAM, DiskGB: cur.Disk + cur.Ephemeral})
+		return err
+	}
 	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
 		if sv.VMState != VMResized || sv.TaskState != "" || sv.OldFlavor == nil {
 			return stateConflict(sv, "revertResize")
@@ -356,10 +371,11 @@ func (s *Service) RevertResize(ctx context.Context, c Caller, id string) error {
 		return nil
 	})
 	if err != nil {
+		_ = s.store.ReplaceAllocation(ctx, id, Resources{VCPUs: cur.VCPUs, MemoryMB: cur.RAM, DiskGB: cur.Disk + cur.Ephemeral})
+		_ = s.store.AdjustUsage(ctx, sv.ProjectID, map[string]int{QCores: -dc, QRAM: -dr}, nil)
 		return err
 	}
 	_ = s.store.AddAction(ctx, Action{RequestID: c.RequestID, ServerID: id, ProjectID: sv.ProjectID, UserID: c.UserID, Action: "revertResize", StartTime: s.now()})
-	old, cur := *sv.OldFlavor, sv.Flavor
 	back := *sv
 	back.Flavor = old
 	spec := s.spec(&back, nil, s.nicsOf(sv), "")
@@ -367,8 +383,6 @@ func (s *Service) RevertResize(ctx context.Context, c Caller, id string) error {
 		s.runTask(ctx, sv, c.RequestID, "compute_revert_resize", agentapi.Task{ID: ids.UUID(), ServerID: id, Op: agentapi.OpResize, Spec: spec}, VMActive, func(sv *Server) {
 			sv.Flavor, sv.OldFlavor = old, nil
 		})
-		_ = s.store.ReplaceAllocation(ctx, id, Resources{VCPUs: old.VCPUs, MemoryMB: old.RAM, DiskGB: old.Disk + old.Ephemeral})
-		_ = s.store.AdjustUsage(ctx, sv.ProjectID, map[string]int{QCores: old.VCPUs - cur.VCPUs, QRAM: old.RAM - cur.RAM}, nil)
 	})
 	return nil
 }
@@ -521,6 +535,3 @@ func (s *Service) TenantUsages(ctx context.Context, projectID string, start, sto
 	}
 	return out, nil
 }
-
-// fmtErr keeps fmt imported for future detail messages.
-var _ = fmt.Sprintf

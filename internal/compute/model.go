@@ -396,9 +396,10 @@ type Store interface {
 	// DeleteServer removes the server, its allocations, its group
 	// membership and (if held) its quota usage; its usage record ends.
 	DeleteServer(ctx context.Context, id string, at time.Time) error
-	// ReleaseServer drops the server's allocations and quota usage (ERROR
-	// servers keep their row but hold nothing).
-	ReleaseServer(ctx context.Context, id string) error
+	// ReleaseServer applies fn (may be nil) to the server and drops its
+	// allocations and quota usage in one transaction (ERROR servers keep
+	// their row but hold nothing).
+	ReleaseServer(ctx context.Context, id string, fn func(*Server)) error
 	// AdjustUsage changes a project's usage by deltas, refusing positive
 	// deltas that would exceed limits.
 	AdjustUsage(ctx context.Context, projectID string, deltas map[string]int, limits map[string]int) error

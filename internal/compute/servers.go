@@ -509,16 +509,15 @@ func (s *Service) failServer(ctx context.Context, id, requestID, event string, c
 	if errors.As(cause, &nvh) {
 		msg = "No valid host was found. "
 	}
-	_, err := s.store.UpdateServer(ctx, id, func(sv *Server) error {
+	err := s.store.ReleaseServer(ctx, id, func(sv *Server) {
 		sv.VMState, sv.TaskState = VMError, ""
 		sv.Fault = &Fault{Code: code, Message: truncate(msg, 255), Details: cause.Error(), Created: now}
-		return nil
 	})
 	if err != nil {
+		if !errs.Is(err, errs.KindNotFound) {
+			s.log.Error("release failed server", "server", id, "err", err)
+		}
 		return
-	}
-	if err := s.store.ReleaseServer(ctx, id); err != nil {
-		s.log.Error("release failed server", "server", id, "err", err)
 	}
 	_ = s.store.FinishEvent(ctx, id, requestID, event, now, "Error", cause.Error())
 }

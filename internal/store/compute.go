@@ -1048,11 +1048,19 @@ func releaseServer(ctx context.Context, tx *Tx, sv *compute.Server) error {
 	return nil
 }
 
-func (s *Compute) ReleaseServer(ctx context.Context, id string) error {
+func (s *Compute) ReleaseServer(ctx context.Context, id string, fn func(*compute.Server)) error {
 	return s.db.InTx(ctx, func(tx *Tx) error {
 		sv, err := getServer(ctx, tx, id)
 		if err != nil {
 			return err
+		}
+		if fn != nil {
+			fn(sv)
+			sv.UpdatedAt = time.Now().UTC()
+			args := append(serverArgs(sv), id)
+			if _, err := tx.Exec(ctx, `UPDATE compute_servers SET (`+serverWriteCols+`) = (?`+strings.Repeat(",?", len(args)-2)+`) WHERE id = ?`, args...); err != nil {
+				return err
+			}
 		}
 		return releaseServer(ctx, tx, sv)
 	})

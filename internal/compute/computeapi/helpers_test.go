@@ -2,6 +2,7 @@ package computeapi_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/image"
 	"github.com/gureum/gureum/internal/testenv"
 )
 
@@ -28,7 +30,25 @@ func start(t *testing.T, opts ...testenv.Option) *testenv.Server {
 	if len(opts) == 0 {
 		opts = append(opts, fake(64, 65536, 1000))
 	}
-	return testenv.StartServer(t, opts...)
+	s := testenv.StartServer(t, opts...)
+	for _, id := range []string{testImage, otherImage} {
+		uploadImage(t, s, id)
+	}
+	return s
+}
+
+// uploadImage puts a small public raw image with a fixed ID into the
+// server's image service.
+func uploadImage(t *testing.T, s *testenv.Server, id string) {
+	t.Helper()
+	svc := s.App.Image
+	c := image.Caller{Project: "images", User: "test", Admin: true}
+	if _, err := svc.Create(context.Background(), c, &image.Image{ID: id, Name: "test-" + id[:4], Visibility: image.Public, DiskFormat: "raw", ContainerFormat: "bare"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Upload(context.Background(), id, strings.NewReader(strings.Repeat("x", 4096)), ""); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func computeClient(t *testing.T, s *testenv.Server, pc *gophercloud.ProviderClient, microversion string) *gophercloud.ServiceClient {
@@ -38,7 +58,10 @@ func computeClient(t *testing.T, s *testenv.Server, pc *gophercloud.ProviderClie
 	return sc
 }
 
-const testImage = "2a8a5b5e-7d5a-4bde-9d8e-6b5d7d0c2a11"
+const (
+	testImage  = "2a8a5b5e-7d5a-4bde-9d8e-6b5d7d0c2a11"
+	otherImage = "6b0f9d2e-1c1e-4c55-8a0d-2f1a1c3e9b77"
+)
 
 // waitStatus polls a server until it reaches status (or fails the test).
 func waitStatus(t *testing.T, sc *gophercloud.ServiceClient, id, status string) *servers.Server {

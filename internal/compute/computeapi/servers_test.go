@@ -221,7 +221,7 @@ func TestServerLifecycle(t *testing.T) {
 	}
 
 	// Rebuild.
-	const other = "6b0f9d2e-1c1e-4c55-8a0d-2f1a1c3e9b77"
+	const other = otherImage
 	rb, err := servers.Rebuild(ctx, sc, sv.ID, servers.RebuildOpts{ImageRef: other}).Extract()
 	if err != nil || rb.AdminPass == "" {
 		t.Fatalf("rebuild %+v %v", rb, err)
