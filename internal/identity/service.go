@@ -30,12 +30,13 @@ type Config struct {
 
 // Service is the identity domain logic.
 type Service struct {
-	store   Store
-	cache   *readCache
-	gen     atomic.Uint64
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
+	store Store
+	cache *readCache
+	gen   atomic.Uint64
+	cfg   Config
+	log   *slog.Logger
+	// clock is swapped by SetClock while requests run, hence atomic.
+	clock   atomic.Pointer[func() time.Time]
 	keys    *keyRing
 	revoked *revocations
 	limiter *failureLimiter
@@ -52,10 +53,10 @@ func New(store Store, cfg Config, log *slog.Logger) *Service {
 	s := &Service{
 		cfg:     cfg,
 		log:     log,
-		now:     func() time.Time { return time.Now().UTC() },
 		keys:    &keyRing{store: store, maxKeys: cfg.MaxActiveKeys},
 		limiter: newFailureLimiter(cfg.AuthFailuresPerMinute),
 	}
+	s.SetClock(func() time.Time { return time.Now().UTC() })
 	// Every write goes through genStore so cached token reads see it at once.
 	s.store = &genStore{Store: store, gen: &s.gen}
 	s.cache = newReadCache(store, &s.gen)
@@ -66,7 +67,9 @@ func New(store Store, cfg Config, log *slog.Logger) *Service {
 }
 
 // SetClock replaces the clock (tests of expiry and lockout).
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+func (s *Service) SetClock(now func() time.Time) { s.clock.Store(&now) }
+
+func (s *Service) now() time.Time { return (*s.clock.Load())() }
 
 // Now returns the service's current time.
 func (s *Service) Now() time.Time { return s.now() }
