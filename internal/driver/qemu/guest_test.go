@@ -81,7 +81,7 @@ func images(t *testing.T) string {
 	return dir
 }
 
-func fileImage(t *testing.T, id, path string) imagecache.Image {
+func fileImage(t testing.TB, id, path string) imagecache.Image {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -1,0 +1,143 @@
+package qemu_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gureum/gureum/internal/driver/linuxbridge"
+	"github.com/gureum/gureum/internal/driver/qemu"
+	"github.com/gureum/gureum/internal/driver/qemu/imagecache"
+	"github.com/gureum/gureum/internal/linux/linuxtest"
+)
+
+// marks are console lines timed from the start of a boot.
+var marks = []struct{ name, text string }{
+	{"first-line-ms", "\n"},
+	{"kernel-ms", "Linux version"},
+	{"init-ms", "gureum-guest: eth0"},
+}
+
+// watch polls a console log until every mark appeared (or timeout) and
+// returns the elapsed time of each since start.
+func watch(path string, start time.Time, timeout time.Duration) ([]time.Duration, error) {
+	got := make([]time.Duration, len(marks))
+	next := 0
+	for next < len(marks) {
+		b, _ := os.ReadFile(path)
+		for next < len(marks) && bytes.Contains(b, []byte(marks[next].text)) {
+			got[next] = time.Since(start)
+			next++
+		}
+		if time.Since(start) > timeout {
+			return nil, fmt.Errorf("console %s lacks %q after %v", path, marks[next].text, timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return got, nil
+}
+
+func report(b *testing.B, sums []time.Duration) {
+	for i, m := range marks {
+		b.ReportMetric(float64(sums[i].Milliseconds())/float64(b.N), m.name)
+	}
+}
+
+// BenchmarkBoot compares a bare qemu-system-x86_64 boot of the tiny
+// kernel+initrd with a boot through the driver (overlay creation, config
+// drive, tap NIC, QMP handshake included), to the first console line, the
+// kernel banner and the guest's init. Run as root:
+//
+//	go test -run '^$' -bench Boot -benchtime 5x ./internal/driver/qemu/
+func BenchmarkBoot(b *testing.B) {
+	linuxtest.RequireRoot(b)
+	linuxtest.RequireBinary(b, "qemu-system-x86_64", "qemu-img", "genisoimage")
+	dir, _ := filepath.Abs("../../../build/images")
+	if _, err := os.Stat(filepath.Join(dir, "tiny.initrd")); err != nil {
+		b.Skip("needs the tiny test image: run `make test-image`")
+	}
+	cmdline, _ := os.ReadFile(filepath.Join(dir, "tiny.cmdline"))
+	ctx := context.Background()
+
+	b.Run("bare", func(b *testing.B) {
+		tmp := b.TempDir()
+		sums := make([]time.Duration, len(marks))
+		for i := 0; i < b.N; i++ {
+			console := filepath.Join(tmp, fmt.Sprintf("console-%d.log", i))
+			start := time.Now()
+			cmd := exec.Command("qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", "256",
+				"-nodefaults", "-no-user-config", "-display", "none",
+				"-chardev", "file,id=s0,path="+console, "-serial", "chardev:s0",
+				"-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+				"-kernel", filepath.Join(dir, "tiny.vmlinuz"), "-initrd", filepath.Join(dir, "tiny.initrd"),
+				"-append", strings.TrimSpace(string(cmdline)))
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			got, err := watch(console, start, 60*time.Second)
+			cmd.Process.Kill()
+			cmd.Wait()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := range got {
+				sums[j] += got[j]
+			}
+		}
+		report(b, sums)
+	})
+
+	b.Run("driver", func(b *testing.B) {
+		tmp := b.TempDir()
+		cfg := qemu.Config{StateDir: filepath.Join(tmp, "i"), CacheDir: filepath.Join(tmp, "c"), Accel: "tcg"}
+		d, err := qemu.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bridges := linuxbridge.New("gr-")
+		netID := fmt.Sprintf("bench%08x%06x", os.Getpid(), time.Now().UnixNano()&0xffffff)
+		b.Cleanup(func() { bridges.DeleteNetwork(ctx, netID) })
+		kernel := fileImage(b, "k", filepath.Join(dir, "tiny.vmlinuz"))
+		ramdisk := fileImage(b, "r", filepath.Join(dir, "tiny.initrd"))
+		image := fileImage(b, "tiny", filepath.Join(dir, "tiny.qcow2"))
+		// The images are cached on the node, as the speed target assumes.
+		for _, img := range []imagecache.Image{image, kernel, ramdisk} {
+			if _, _, err := d.Cache().Ensure(ctx, img); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sums := make([]time.Duration, len(marks))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			portID := fmt.Sprintf("port%08x%06x", i, time.Now().UnixNano()&0xffffff)
+			tap, err := bridges.PlugPort(ctx, linuxbridge.Port{ID: portID, NetworkID: netID, MTU: 1450})
+			if err != nil {
+				b.Fatal(err)
+			}
+			id := fmt.Sprintf("bench-%d-%d", os.Getpid(), i)
+			spec := qemu.Spec{ID: id, VCPUs: 1, MemoryMB: 256, RootGB: 1, Image: image, ImageFormat: "qcow2",
+				Kernel: &kernel, Ramdisk: &ramdisk, Cmdline: strings.TrimSpace(string(cmdline)),
+				NICs: []qemu.NIC{{Tap: tap, MAC: "fa:16:3e:00:be:01"}}}
+			start := time.Now()
+			if _, err := d.Spawn(ctx, spec); err != nil {
+				b.Fatal(err)
+			}
+			got, err := watch(filepath.Join(cfg.StateDir, id, "console.log"), start, 60*time.Second)
+			d.Destroy(ctx, id)
+			bridges.UnplugPort(ctx, portID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := range got {
+				sums[j] += got[j]
+			}
+		}
+		report(b, sums)
+	})
+}
