@@ -44,7 +44,7 @@ func cmdAgent(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	defer nc.Close()
-	drv, err := app.NewComputeDriver(cfg)
+	drv, err := app.NewComputeDriver(cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "gureum agent:", err)
 		return 1

@@ -107,6 +107,13 @@ func (a *Agent) Start(ctx context.Context) error {
 		return fmt.Errorf("agent: subscribe: %w", err)
 	}
 	a.sub = sub
+	// A restarted agent re-plugs the networks of the guests it finds
+	// running; it never restarts them.
+	if r, ok := a.drv.(interface{ Reattach(context.Context) error }); ok {
+		if err := r.Reattach(ctx); err != nil {
+			a.log.Warn("re-attach", "err", err)
+		}
+	}
 	if err := a.register(ctx); err != nil {
 		_ = sub.Unsubscribe()
 		return err

@@ -134,15 +134,20 @@ type Task struct {
 
 // ServerSpec is everything a node needs to run a server.
 type ServerSpec struct {
-	ID               string            `json:"id"`
-	Name             string            `json:"name"`
-	Hostname         string            `json:"hostname"`
-	ProjectID        string            `json:"project_id"`
-	UserID           string            `json:"user_id"`
-	VCPUs            int               `json:"vcpus"`
-	MemoryMB         int               `json:"memory_mb"`
-	DiskGB           int               `json:"disk_gb"`
-	Image            ImageRef          `json:"image"`
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Hostname  string   `json:"hostname"`
+	ProjectID string   `json:"project_id"`
+	UserID    string   `json:"user_id"`
+	VCPUs     int      `json:"vcpus"`
+	MemoryMB  int      `json:"memory_mb"`
+	DiskGB    int      `json:"disk_gb"`
+	Image     ImageRef `json:"image"`
+	// Kernel, Ramdisk and Cmdline boot the kernel directly (the image's
+	// kernel_id, ramdisk_id and os_command_line properties).
+	Kernel           *ImageRef         `json:"kernel,omitempty"`
+	Ramdisk          *ImageRef         `json:"ramdisk,omitempty"`
+	Cmdline          string            `json:"cmdline,omitempty"`
 	NICs             []NIC             `json:"nics"`
 	KeyName          string            `json:"key_name,omitempty"`
 	PublicKey        string            `json:"public_key,omitempty"`
@@ -171,14 +176,17 @@ type ImageRef struct {
 
 // NIC is a port plugged into the server.
 type NIC struct {
-	PortID     string   `json:"port_id"`
-	NetworkID  string   `json:"network_id"`
-	MAC        string   `json:"mac"`
-	MTU        int      `json:"mtu"`
-	FixedIPs   []string `json:"fixed_ips"`
-	Bridge     string   `json:"bridge,omitempty"`
-	Tap        string   `json:"tap,omitempty"`
-	Gateway    string   `json:"gateway,omitempty"`
+	PortID    string   `json:"port_id"`
+	NetworkID string   `json:"network_id"`
+	MAC       string   `json:"mac"`
+	MTU       int      `json:"mtu"`
+	FixedIPs  []string `json:"fixed_ips"`
+	Bridge    string   `json:"bridge,omitempty"`
+	Tap       string   `json:"tap,omitempty"`
+	Gateway   string   `json:"gateway,omitempty"`
+	// DHCPIP is the network's DHCP port address (dnsmasq's, in the
+	// network's qdhcp namespace).
+	DHCPIP     string   `json:"dhcp_ip,omitempty"`
 	CIDR       string   `json:"cidr,omitempty"`
 	DNSServers []string `json:"dns_servers,omitempty"`
 }

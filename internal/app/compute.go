@@ -12,6 +12,7 @@ import (
 
 	"github.com/gureum/gureum/internal/agent"
 	"github.com/gureum/gureum/internal/agent/fakedriver"
+	"github.com/gureum/gureum/internal/agent/qemudriver"
 	"github.com/gureum/gureum/internal/agentapi"
 	"github.com/gureum/gureum/internal/bus"
 	"github.com/gureum/gureum/internal/compute"
@@ -51,7 +52,7 @@ func (a *App) startCompute(ctx context.Context, db *store.DB) (*computeapi.API, 
 		if err != nil {
 			return nil, err
 		}
-		drv, err := NewComputeDriver(a.Config)
+		drv, err := NewComputeDriver(a.Config, a.Log)
 		if err != nil {
 			nc.Close()
 			return nil, err
@@ -64,7 +65,14 @@ func (a *App) startCompute(ctx context.Context, db *store.DB) (*computeapi.API, 
 			return nil, err
 		}
 		a.Agent = ag
-		a.closers = append(a.closers, func() { cancel(); ag.Wait(); nc.Close() })
+		a.closers = append(a.closers, func() {
+			cancel()
+			ag.Wait()
+			nc.Close()
+			if c, ok := drv.(interface{ Close() }); ok {
+				c.Close()
+			}
+		})
 	}
 	return computeapi.New(svc), nil
 }
@@ -90,10 +98,12 @@ func AgentOptions(cfg config.Config, log *slog.Logger) agent.Options {
 }
 
 // NewComputeDriver returns the configured hypervisor driver.
-func NewComputeDriver(cfg config.Config) (agent.Driver, error) {
+func NewComputeDriver(cfg config.Config, log *slog.Logger) (agent.Driver, error) {
 	switch cfg.Compute.Driver {
 	case "fake":
 		return fakedriver.New(detectInventory(cfg)), nil
+	case "qemu":
+		return qemudriver.New(qemudriver.Config{Dir: filepath.Join(cfg.DataDir, "compute"), Inventory: detectInventory(cfg), Log: log})
 	}
 	return nil, fmt.Errorf("compute driver %q is not available in this build", cfg.Compute.Driver)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gureum/gureum/internal/compute"
 	"github.com/gureum/gureum/internal/image"
@@ -31,7 +32,7 @@ func (a *App) computeNetworks() compute.Networks {
 	if a.Network == nil {
 		return nil
 	}
-	return networksAdapter{a.Network}
+	return networksAdapter{svc: a.Network, mu: &sync.Mutex{}}
 }
 
 type imagesAdapter struct{ svc *image.Service }
@@ -97,7 +98,10 @@ func (ad imagesAdapter) FailSnapshot(ctx context.Context, c compute.Caller, id s
 	}
 }
 
-type networksAdapter struct{ svc *network.Service }
+type networksAdapter struct {
+	svc *network.Service
+	mu  *sync.Mutex // serializes DHCP port creation
+}
 
 func netCaller(c compute.Caller) network.Caller {
 	return network.Caller{ProjectID: c.ProjectID, Admin: c.Admin}
@@ -147,10 +151,52 @@ func (ad networksAdapter) port(ctx context.Context, p *network.Port) *compute.Po
 					out.Gateway = *sn.GatewayIP
 				}
 				out.DNSServers = sn.DNSNameservers
+				if sn.EnableDHCP && sn.IPVersion == 4 {
+					out.DHCPIP = ad.dhcpAddress(ctx, p.NetworkID, sn.ID)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// dhcpAddress returns the address of the subnet's DHCP port, creating the
+// port (device_owner network:dhcp, as neutron's DHCP agent does) the first
+// time a server's port on the network is bound.
+func (ad networksAdapter) dhcpAddress(ctx context.Context, networkID, subnetID string) string {
+	ad.mu.Lock()
+	defer ad.mu.Unlock()
+	find := func() string {
+		ports, err := ad.svc.NetworkPorts(ctx, networkID)
+		if err != nil {
+			return ""
+		}
+		for _, p := range ports {
+			if p.DeviceOwner != "network:dhcp" {
+				continue
+			}
+			for _, ip := range p.FixedIPs {
+				if ip.SubnetID == subnetID {
+					return ip.IPAddress
+				}
+			}
+		}
+		return ""
+	}
+	if ip := find(); ip != "" {
+		return ip
+	}
+	n, err := ad.svc.GetNetwork(ctx, network.Caller{Admin: true}, networkID)
+	if err != nil {
+		return ""
+	}
+	owner, device := "network:dhcp", "dhcp-"+networkID
+	fixed := []network.FixedIPSpec{{SubnetID: subnetID}}
+	project := n.ProjectID
+	if _, err := ad.svc.CreatePort(ctx, network.Caller{Admin: true}, network.PortSpec{NetworkID: &networkID, DeviceOwner: &owner, DeviceID: &device, FixedIPs: &fixed, ProjectID: &project}); err != nil {
+		return ""
+	}
+	return find()
 }
 
 func (ad networksAdapter) GetPort(ctx context.Context, c compute.Caller, id string) (*compute.Port, error) {

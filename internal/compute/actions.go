@@ -219,7 +219,7 @@ func (s *Service) nicsOf(sv *Server) []agentapi.NIC {
 		nic := agentapi.NIC{PortID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, FixedIPs: p.FixedIPs}
 		if s.networks != nil {
 			if full, err := s.networks.GetPort(context.Background(), Caller{Admin: true}, p.ID); err == nil {
-				nic.MTU, nic.Bridge, nic.Tap, nic.Gateway, nic.CIDR, nic.DNSServers = full.MTU, full.Bridge, full.Tap, full.Gateway, full.CIDR, full.DNSServers
+				nic.MTU, nic.Bridge, nic.Tap, nic.Gateway, nic.CIDR, nic.DNSServers, nic.DHCPIP = full.MTU, full.Bridge, full.Tap, full.Gateway, full.CIDR, full.DNSServers, full.DHCPIP
 			}
 		}
 		nics = append(nics, nic)

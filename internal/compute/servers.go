@@ -424,13 +424,29 @@ func (s *Service) spec(sv *Server, img *Image, nics []agentapi.NIC, adminPass st
 		UserData: sv.UserData, Metadata: sv.Metadata, ConfigDrive: sv.ConfigDrive, AdminPass: adminPass, AvailabilityZone: sv.AZ, LaunchIndex: sv.LaunchIndex,
 		Image: agentapi.ImageRef{ID: sv.ImageRef}}
 	if img != nil {
-		spec.Image = agentapi.ImageRef{ID: img.ID, Checksum: img.Checksum, HashAlgo: img.HashAlgo, HashValue: img.HashValue, DiskFormat: img.DiskFormat,
-			Size: img.Size, Path: img.Path, Properties: img.Properties}
+		spec.Image = imageRef(img)
+		spec.Cmdline = img.Properties["os_command_line"]
+		// AMI-style images: boot their kernel and ramdisk directly.
+		for prop, dst := range map[string]**agentapi.ImageRef{"kernel_id": &spec.Kernel, "ramdisk_id": &spec.Ramdisk} {
+			id := img.Properties[prop]
+			if id == "" || s.images == nil {
+				continue
+			}
+			if k, err := s.images.GetImage(context.Background(), Caller{ProjectID: sv.ProjectID, Admin: true}, id); err == nil {
+				ref := imageRef(k)
+				*dst = &ref
+			}
+		}
 	}
 	if spec.NICs == nil {
 		spec.NICs = []agentapi.NIC{}
 	}
 	return spec
+}
+
+func imageRef(img *Image) agentapi.ImageRef {
+	return agentapi.ImageRef{ID: img.ID, Checksum: img.Checksum, HashAlgo: img.HashAlgo, HashValue: img.HashValue, DiskFormat: img.DiskFormat,
+		Size: img.Size, Path: img.Path, Properties: img.Properties}
 }
 
 // plugPorts creates (or takes) and binds the server's ports.
@@ -466,7 +482,7 @@ func (s *Service) plugPorts(ctx context.Context, c Caller, sv *Server, host stri
 		}
 		ports = append(ports, ServerPort{ID: p.ID, NetworkID: p.NetworkID, NetworkName: netName, MAC: p.MAC, FixedIPs: p.FixedIPs, Created: created})
 		nics = append(nics, agentapi.NIC{PortID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, MTU: p.MTU, FixedIPs: p.FixedIPs, Bridge: p.Bridge, Tap: p.Tap,
-			Gateway: p.Gateway, CIDR: p.CIDR, DNSServers: p.DNSServers})
+			Gateway: p.Gateway, CIDR: p.CIDR, DNSServers: p.DNSServers, DHCPIP: p.DHCPIP})
 	}
 	s.recordPorts(ctx, sv.ID, ports)
 	return nics, nil

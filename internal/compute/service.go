@@ -65,14 +65,16 @@ type Network struct {
 
 // Port is a network port as compute sees it.
 type Port struct {
-	ID         string
-	NetworkID  string
-	ProjectID  string
-	DeviceID   string
-	MAC        string
-	FixedIPs   []string
-	Gateway    string
-	CIDR       string
+	ID        string
+	NetworkID string
+	ProjectID string
+	DeviceID  string
+	MAC       string
+	FixedIPs  []string
+	Gateway   string
+	CIDR      string
+	// DHCPIP is the network's DHCP server address on the port's subnet.
+	DHCPIP     string
 	DNSServers []string
 	MTU        int
 	Bridge     string
