@@ -52,10 +52,17 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
 printf '/bin/sh\n' > "$root/etc/shells"
 
-# virtio (NIC, disks) and iso9660 (config drive) are modules in the cloud
+# ACPI power button (QMP system_powerdown): busybox acpid runs
+# /etc/acpi/PWRF/00000080, which powers the guest off cleanly.
+mkdir -p "$root/etc/acpi/PWRF"
+printf '#!/bin/sh\necho "gureum-guest: power button, shutting down" > /dev/console\nsync\npoweroff -f\n' > "$root/etc/acpi/PWRF/00000080"
+chmod 0755 "$root/etc/acpi/PWRF/00000080"
+
+# virtio (NIC, disks), iso9660 (config drive), the ACPI button and evdev
+# (for acpid) are modules in the cloud
 # kernel; busybox insmod takes no .xz and resolves no dependencies, so the
 # order below is dependency order (modinfo -F depends).
-mods=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net virtio_blk cdrom isofs)
+mods=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net virtio_blk cdrom isofs button evdev)
 : > "$root/etc/modules.order"
 for m in "${mods[@]}"; do
     f=$(modinfo -k "$kver" -n "$m" 2>/dev/null || true)

@@ -230,7 +230,7 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 	}
 
 	// The guest, spawned by a separate owner process.
-	cfg := qemu.Config{StateDir: filepath.Join(tmp, "instances"), CacheDir: filepath.Join(tmp, "cache"), Grace: 2 * time.Second}
+	cfg := qemu.Config{StateDir: filepath.Join(tmp, "instances"), CacheDir: filepath.Join(tmp, "cache"), Grace: 60 * time.Second}
 	cmdline, _ := os.ReadFile(filepath.Join(imgDir, "tiny.cmdline"))
 	kernel := fileImage(t, "tiny-kernel", filepath.Join(imgDir, "tiny.vmlinuz"))
 	ramdisk := fileImage(t, "tiny-ramdisk", filepath.Join(imgDir, "tiny.initrd"))
@@ -317,14 +317,26 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 		t.Fatalf("shrinking = %v, want BadRequest", err)
 	}
 
+	// Soft reboot: the guest powers off on the ACPI button (its acpid) and
+	// QEMU is started again.
+	must(t, d.Reboot(ctx, serverID, false))
+	waitConsole(t, d, serverID, boot, 3, 120*time.Second)
+	soft := wantStatus(t, d, serverID, qemu.Running, "running")
+	if soft.PID == first.PID || !strings.Contains(mustConsole(t, d, serverID), "gureum-guest: power button") {
+		t.Fatalf("soft reboot was not a guest shutdown + start (pid %d -> %d)", first.PID, soft.PID)
+	}
+
 	must(t, d.PowerOff(ctx, serverID))
 	off := wantStatus(t, d, serverID, qemu.Shutoff, "")
-	if off.PID != 0 || processAlive(first.PID) {
+	if off.PID != 0 || processAlive(soft.PID) {
 		t.Fatalf("QEMU still running after PowerOff")
+	}
+	if n := strings.Count(mustConsole(t, d, serverID), "gureum-guest: power button"); n != 2 {
+		t.Fatalf("PowerOff was not a clean guest shutdown (%d power button lines, want 2)", n)
 	}
 	must(t, d.SetFlavor(ctx, serverID, 2, 384))
 	must(t, d.PowerOn(ctx, serverID))
-	waitConsole(t, d, serverID, boot, 3, 120*time.Second)
+	waitConsole(t, d, serverID, boot, 4, 120*time.Second)
 	wantStatus(t, d, serverID, qemu.Running, "running")
 	if out := sshGuest(t, dhcp.Namespace(netID), key, guestIP, "grep -c ^processor /proc/cpuinfo"); strings.TrimSpace(out) != "2" {
 		t.Fatalf("vCPUs after resize = %q, want 2", out)
