@@ -300,7 +300,50 @@ func sortValue(img *image.Image, key string) any {
 
 var timeOps = map[string]string{"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
 
+// ImageListSQL returns the query ListImages runs (tests print its plan).
+func ImageListSQL(db *DB, f image.ListFilter) (string, []any) {
+	q, args, _ := listSQL(db.Dialect(), f)
+	return db.Rebind(q), args
+}
+
 func (s *Image) ListImages(ctx context.Context, f image.ListFilter) ([]*image.Image, error) {
+	q, args, err := listSQL(s.db.Dialect(), f)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*image.Image
+	for rows.Next() {
+		img, err := scanImage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, s.details(ctx, s.db, out)
+}
+
+// listSQL builds the list query.
+//
+// On SQLite, the visibility and tag/property terms are written with
+// SQLite's unary "+", which keeps the planner from driving the query off
+// their indexes (a multi-index OR, then sorting every match): it walks the
+// index of the sort order instead and stops after one page of matches,
+// which keeps every page cheap however many images match. PostgreSQL
+// plans from statistics and gets plain columns.
+func listSQL(d Dialect, f image.ListFilter) (string, []any, error) {
+	nx := ""
+	if d == SQLite {
+		nx = "+"
+	}
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
@@ -331,10 +374,10 @@ func (s *Image) ListImages(ctx context.Context, f image.ListFilter) ([]*image.Im
 	case f.Admin:
 		add("visibility = ?", v)
 	case v == "" || v == "all":
-		cond := "(owner = ? OR visibility = 'public' OR (visibility = 'shared' AND " + memberCond + ")"
+		cond := "(" + nx + "owner = ? OR " + nx + "visibility = 'public' OR (" + nx + "visibility = 'shared' AND " + memberCond + ")"
 		a := append([]any{f.Project}, memberArgs...)
 		if v == "all" {
-			cond += " OR visibility = 'community'"
+			cond += " OR " + nx + "visibility = 'community'"
 		}
 		add(cond+")", a...)
 	case v == image.Public || v == image.Community:
@@ -342,9 +385,9 @@ func (s *Image) ListImages(ctx context.Context, f image.ListFilter) ([]*image.Im
 	case v == image.Private:
 		add("visibility = 'private' AND owner = ?", f.Project)
 	case v == image.Shared:
-		add("visibility = 'shared' AND (owner = ? OR "+memberCond+")", append([]any{f.Project}, memberArgs...)...)
+		add("visibility = 'shared' AND ("+nx+"owner = ? OR "+memberCond+")", append([]any{f.Project}, memberArgs...)...)
 	default:
-		return nil, errs.BadRequest("Invalid visibility value: %s", v)
+		return "", nil, errs.BadRequest("Invalid visibility value: %s", v)
 	}
 
 	in("id", f.IDs)
@@ -374,7 +417,7 @@ func (s *Image) ListImages(ctx context.Context, f image.ListFilter) ([]*image.Im
 		for _, tf := range tfs {
 			op, ok := timeOps[tf.Op]
 			if !ok {
-				return nil, errs.BadRequest("Invalid operator %s for %s.", tf.Op, col)
+				return "", nil, errs.BadRequest("Invalid operator %s for %s.", tf.Op, col)
 			}
 			// Stored times have microseconds, the API's whole seconds:
 			// eq/neq compare the second.
@@ -407,28 +450,52 @@ func (s *Image) ListImages(ctx context.Context, f image.ListFilter) ([]*image.Im
 	hasID := false
 	for _, k := range keys {
 		if _, ok := sortExpr[k.Key]; !ok {
-			return nil, errs.BadRequest("Invalid sort key: %s. It must be one of the following: %s.", k.Key, strings.Join(SortKeys(), ", "))
+			return "", nil, errs.BadRequest("Invalid sort key: %s. It must be one of the following: %s.", k.Key, strings.Join(SortKeys(), ", "))
 		}
 		hasID = hasID || k.Key == "id"
 	}
 	if !hasID {
 		keys = append(keys, image.SortKey{Key: "id", Desc: keys[len(keys)-1].Desc})
 	}
-	if m := f.Marker; m != nil {
-		// Keyset pagination: rows strictly after the marker in sort order.
+	sameDir := true
+	for _, k := range keys {
+		sameDir = sameDir && k.Desc == keys[0].Desc
+	}
+	if m := f.Marker; m != nil && sameDir {
+		// Keyset pagination with a row value: (a, b) > (?, ?) is one index
+		// range seek in both engines.
+		var cols []string
+		var vals []any
+		for _, k := range keys {
+			cols = append(cols, sortExpr[k.Key])
+			vals = append(vals, sortValue(m, k.Key))
+		}
+		op := ">"
+		if keys[0].Desc {
+			op = "<"
+		}
+		add("("+strings.Join(cols, ", ")+") "+op+" ("+strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+")", vals...)
+	} else if m != nil {
+		// Mixed directions: rows strictly after the marker, key by key,
+		// behind a range on the first key that an index can seek to.
+		first := ">="
+		if keys[0].Desc {
+			first = "<="
+		}
+		add(sortExpr[keys[0].Key]+" "+first+" ?", sortValue(m, keys[0].Key))
 		var ors []string
 		var oargs []any
 		for i, k := range keys {
 			var ands []string
 			for _, p := range keys[:i] {
-				ands = append(ands, sortExpr[p.Key]+" = ?")
+				ands = append(ands, nx+sortExpr[p.Key]+" = ?")
 				oargs = append(oargs, sortValue(m, p.Key))
 			}
 			op := ">"
 			if k.Desc {
 				op = "<"
 			}
-			ands = append(ands, sortExpr[k.Key]+" "+op+" ?")
+			ands = append(ands, nx+sortExpr[k.Key]+" "+op+" ?")
 			oargs = append(oargs, sortValue(m, k.Key))
 			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
 		}
@@ -450,24 +517,7 @@ func (s *Image) ListImages(ctx context.Context, f image.ListFilter) ([]*image.Im
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*image.Image
-	for rows.Next() {
-		img, err := scanImage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, img)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-	return out, s.details(ctx, s.db, out)
+	return q, args, nil
 }
 
 const memberCols = `image_id, member_id, status, created_at, updated_at`

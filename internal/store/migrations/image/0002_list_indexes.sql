@@ -1,5 +1,4 @@
--- Indexes for the selective list filters (name=in:..., status, size
--- ranges), so such pages are index lookups rather than table scans.
-CREATE INDEX images_name ON images (name);
+-- Indexes for sorting by name and for the selective list filters
+-- (name=in:..., size ranges), so such pages are index range scans.
+CREATE INDEX images_name ON images (name, id);
 CREATE INDEX images_size ON images (size);
-CREATE INDEX image_properties_image ON image_properties (image_id);
