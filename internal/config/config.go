@@ -130,6 +130,9 @@ type Compute struct {
 	// TaskTimeout bounds one task on an agent; a server whose task times
 	// out turns ERROR.
 	TaskTimeout time.Duration `yaml:"task_timeout"`
+	// ShutdownTimeout is how long a stop waits for the guest to act on
+	// ACPI power-off before QEMU is stopped.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Quota holds the per-project defaults (-1: unlimited).
 	Quota ComputeQuota `yaml:"quota"`
 }
@@ -178,6 +181,7 @@ func Default() Config {
 			HeartbeatInterval:   10 * time.Second,
 			AgentDownTime:       60 * time.Second,
 			TaskTimeout:         5 * time.Minute,
+			ShutdownTimeout:     30 * time.Second,
 			Quota:               ComputeQuota{Instances: 10, Cores: 20, RAM: 51200, KeyPairs: 100, ServerGroups: 10, ServerGroupMembers: 10, MetadataItems: 128},
 		},
 	}

@@ -77,8 +77,11 @@ func New(cfg Config) (*Driver, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "servers"), 0o700); err != nil {
 		return nil, err
 	}
-	// dnsmasq re-reads its files after dropping root.
-	_ = os.Chmod(cfg.Dir, 0o755)
+	// dnsmasq re-reads its files after dropping root: every directory on
+	// the way to them must be searchable (o+x, not readable) by others.
+	if err := searchable(filepath.Join(cfg.Dir, "dhcp")); err != nil {
+		return nil, err
+	}
 	q, err := qemu.New(qemu.Config{StateDir: filepath.Join(cfg.Dir, "instances"), CacheDir: filepath.Join(cfg.Dir, "image-cache"), Grace: cfg.Grace, Log: cfg.Log})
 	if err != nil {
 		return nil, err
@@ -102,6 +105,28 @@ func New(cfg Config) (*Driver, error) {
 		}
 	}
 	return d, nil
+}
+
+func searchable(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return err
+	}
+	for p := abs; p != filepath.Dir(p); p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(p, st.Mode().Perm()|0o001); err != nil {
+				return fmt.Errorf("qemudriver: make %s searchable for dnsmasq: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Close stops the metadata listeners (guests and dnsmasq keep running).

@@ -1,0 +1,199 @@
+package computeapi_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+
+	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/image"
+	"github.com/gureum/gureum/internal/network"
+	"github.com/gureum/gureum/internal/testenv"
+)
+
+// tinyImages uploads the tiny guest as glance would hold an AMI-style
+// image: the disk with kernel_id, ramdisk_id and os_command_line.
+func tinyImages(t *testing.T, s *testenv.Server) string {
+	t.Helper()
+	dir, _ := filepath.Abs("../../../build/images")
+	for _, f := range []string{"tiny.qcow2", "tiny.vmlinuz", "tiny.initrd", "tiny.cmdline"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Skipf("needs the tiny test image: run `make test-image` (missing %s)", f)
+		}
+	}
+	svc := s.App.Image
+	c := image.Caller{Project: "images", User: "test", Admin: true}
+	put := func(name, file, disk, ctr string, props map[string]string) string {
+		img, err := svc.Create(context.Background(), c, &image.Image{Name: name, Visibility: image.Public, DiskFormat: disk, ContainerFormat: ctr, Properties: props})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := svc.Upload(context.Background(), img.ID, f, ""); err != nil {
+			t.Fatal(err)
+		}
+		return img.ID
+	}
+	cmdline, _ := os.ReadFile(filepath.Join(dir, "tiny.cmdline"))
+	k := put("tiny-kernel", "tiny.vmlinuz", "aki", "aki", nil)
+	r := put("tiny-ramdisk", "tiny.initrd", "ari", "ari", nil)
+	return put("tiny", "tiny.qcow2", "qcow2", "bare", map[string]string{"kernel_id": k, "ramdisk_id": r, "os_command_line": strings.TrimSpace(string(cmdline))})
+}
+
+func consoleHas(t *testing.T, sc *gophercloud.ServiceClient, id string, re *regexp.Regexp, timeout time.Duration) string {
+	t.Helper()
+	var out string
+	testenv.Eventually(t, timeout, "console to match "+re.String(), func() bool {
+		var err error
+		out, err = servers.ShowConsoleOutput(ctx, sc, id, servers.ShowConsoleOutputOpts{}).Extract()
+		return err == nil && re.MatchString(out)
+	})
+	return out
+}
+
+// TestQEMUServerEndToEnd boots the tiny guest through the Nova API on a
+// VXLAN-typed tenant network: DHCP hands it its fixed IP and MTU 1450, the
+// metadata service its key, SSH answers from the qdhcp namespace, power
+// actions reach QEMU, and delete leaves nothing behind.
+func TestQEMUServerEndToEnd(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireBinary(t, "qemu-system-x86_64", "qemu-img", "dnsmasq", "genisoimage", "ip", "ssh", "ssh-keygen")
+	s := testenv.StartServer(t, func(c *config.Config) {
+		c.Compute.Driver = "qemu"
+		c.Compute.ShutdownTimeout = 3 * time.Second
+		c.Compute.TaskTimeout = 3 * time.Minute
+		c.Compute.NodeName = fmt.Sprintf("node-%d", os.Getpid())
+	})
+	imageID := tinyImages(t, s)
+	adminPC := s.Admin(t)
+	sc := computeClient(t, s, adminPC, "2.26")
+	nc := s.ServiceClient(t, adminPC, "network", "v2.0")
+	third := 64 + os.Getpid()%128
+	net, err := networks.Create(ctx, nc, networks.CreateOpts{Name: "e2e-net"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.App.Network.GetNetwork(ctx, network.Caller{Admin: true}, net.ID); err != nil || n.MTU != 1450 || n.NetworkType != "vxlan" {
+		t.Fatalf("network %+v %v, want VXLAN with MTU 1450", n, err)
+	}
+	gw := fmt.Sprintf("10.%d.9.1", third)
+	if _, err := subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: net.ID, CIDR: fmt.Sprintf("10.%d.9.0/24", third), IPVersion: gophercloud.IPv4,
+		GatewayIP: &gw, DNSNameservers: []string{"192.0.2.53"}}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	key := filepath.Join(tmp, "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+	if _, err := keypairs.Create(ctx, sc, keypairs.CreateOpts{Name: "e2e", PublicKey: strings.TrimSpace(string(pub))}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	created, err := servers.Create(ctx, sc, keypairs.CreateOptsExt{CreateOptsBuilder: servers.CreateOpts{Name: "tiny-guest", ImageRef: imageID, FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}}}, KeyName: "e2e"}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.ID
+	deleted := false
+	t.Cleanup(func() {
+		if !deleted {
+			_ = servers.Delete(ctx, sc, id).ExtractErr()
+			testenv.Eventually(t, time.Minute, "cleanup delete", func() bool {
+				_, err := servers.Get(ctx, sc, id).Extract()
+				return gophercloud.ResponseCodeIs(err, 404)
+			})
+		}
+	})
+	var sv *servers.Server
+	testenv.Eventually(t, 3*time.Minute, "server ACTIVE", func() bool {
+		sv, err = servers.Get(ctx, sc, id).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sv.Status == "ERROR" {
+			t.Fatalf("server ERROR: %+v", sv.Fault)
+		}
+		return sv.Status == "ACTIVE"
+	})
+	addrs := sv.Addresses["e2e-net"].([]any)
+	ip := addrs[0].(map[string]any)["addr"].(string)
+	console := consoleHas(t, sc, id, regexp.MustCompile(`gureum-guest: ssh ready`), 3*time.Minute)
+	if !strings.Contains(console, fmt.Sprintf("gureum-guest: ip=%s/24 mtu=1450", ip)) {
+		t.Fatalf("console lacks the fixed IP %s and MTU 1450:\n%s", ip, console)
+	}
+	if !strings.Contains(console, "gureum-guest: keys=1") {
+		t.Fatalf("console: the key did not arrive:\n%s", console)
+	}
+	ns := "qdhcp-" + net.ID
+	out, err := exec.Command("ip", "netns", "exec", ns, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@"+ip, "cat /sys/class/net/eth0/mtu").CombinedOutput()
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "1450") {
+		t.Fatalf("ssh: %v %s", err, out)
+	}
+
+	// Power actions change the API status and QEMU's state (the agent
+	// reports QMP's view as power_state).
+	wait := func(status string, power servers.PowerState) {
+		t.Helper()
+		testenv.Eventually(t, 2*time.Minute, "status "+status, func() bool {
+			sv, err = servers.Get(ctx, sc, id).Extract()
+			return err == nil && sv.Status == status && sv.PowerState == power
+		})
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(servers.Pause(ctx, sc, id).ExtractErr())
+	wait("PAUSED", servers.PAUSED)
+	must(servers.Unpause(ctx, sc, id).ExtractErr())
+	wait("ACTIVE", servers.RUNNING)
+	must(servers.Suspend(ctx, sc, id).ExtractErr())
+	wait("SUSPENDED", servers.SUSPENDED)
+	must(servers.Resume(ctx, sc, id).ExtractErr())
+	wait("ACTIVE", servers.RUNNING)
+	must(servers.Reboot(ctx, sc, id, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr())
+	wait("ACTIVE", servers.RUNNING)
+	must(servers.Stop(ctx, sc, id).ExtractErr())
+	wait("SHUTOFF", servers.SHUTDOWN)
+	must(servers.Start(ctx, sc, id).ExtractErr())
+	wait("ACTIVE", servers.RUNNING)
+
+	// Delete leaves no process, tap, overlay or socket.
+	must(servers.Delete(ctx, sc, id).ExtractErr())
+	testenv.Eventually(t, 2*time.Minute, "server deleted", func() bool {
+		_, err := servers.Get(ctx, sc, id).Extract()
+		return gophercloud.ResponseCodeIs(err, 404)
+	})
+	deleted = true
+	if _, err := os.Stat(filepath.Join(s.DataDir, "compute", "instances", id)); !os.IsNotExist(err) {
+		t.Fatalf("instance directory left behind: %v", err)
+	}
+	links, _ := exec.Command("ip", "-o", "link").CombinedOutput()
+	if strings.Contains(string(links), "gr-t"+strings.ReplaceAll(id, "-", "")[:6]) {
+		t.Fatalf("tap left behind:\n%s", links)
+	}
+	if out, _ := exec.Command("pgrep", "-f", id).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("process left behind: %s", out)
+	}
+}
