@@ -20,7 +20,7 @@ type Status string
 const (
 	Running   Status = "running"
 	Paused    Status = "paused"    // vCPUs stopped (Nova PAUSED)
-	Suspended Status = "suspended" // vCPUs stopped and marked suspended (Nova SUSPENDED)
+	Suspended Status = "suspended" // memory saved to a file, QEMU exited (Nova SUSPENDED)
 	Shutoff   Status = "shutoff"   // no QEMU process; disk kept
 	Crashed   Status = "crashed"   // QEMU runs but reports an error state
 	NotFound  Status = "notfound"  // no such instance on this node
@@ -82,8 +82,11 @@ type Driver interface {
 	// Reboot: hard resets the machine; soft asks the guest (ACPI) and falls
 	// back to a reset after the grace period.
 	Reboot(ctx context.Context, id string, hard bool) error
+	// Pause stops the vCPUs (memory stays in QEMU); Unpause continues.
 	Pause(ctx context.Context, id string) error
 	Unpause(ctx context.Context, id string) error
+	// Suspend saves memory and device state to a file and stops QEMU;
+	// Resume (or PowerOn) restores it: the guest continues, not reboots.
 	Suspend(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
 	// ResizeDisk grows the root disk to gb (never shrinks), online or not.

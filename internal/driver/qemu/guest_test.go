@@ -200,7 +200,7 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 			h, _ := os.ReadFile(filepath.Join(tmp, "dhcp", netID, "hosts"))
 			o, _ := os.ReadFile(filepath.Join(tmp, "dhcp", netID, "opts"))
 			pid, _ := os.ReadFile(filepath.Join(tmp, "dhcp", netID, "dnsmasq.pid"))
-			ps, _ := exec.Command("ps", "-o", "pid,stat,wchan:20,args", "-p", strings.Fields(string(pid)+" 0")[0]).CombinedOutput()
+			ps, _ := exec.Command("ps", "-o", "pid,stat,wchan:20,args", "-p", strings.Fields(string(pid) + " 0")[0]).CombinedOutput()
 			t.Logf("dnsmasq.log:\n%s\nhosts:\n%s\nopts:\n%s\nps:\n%s", b, h, o, ps)
 		}
 	})
@@ -301,10 +301,23 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 	}
 	must(t, d.Unpause(ctx, serverID))
 	wantStatus(t, d, serverID, qemu.Running, "running")
+	// Suspend saves the guest's memory and stops QEMU; Resume continues the
+	// same boot (no new kernel banner) with its network intact.
 	must(t, d.Suspend(ctx, serverID))
-	wantStatus(t, d, serverID, qemu.Suspended, "paused")
+	if in := wantStatus(t, d, serverID, qemu.Suspended, ""); in.PID != 0 || processAlive(first.PID) {
+		t.Fatalf("QEMU still running while suspended (pid %d)", in.PID)
+	}
+	if err := d.Unpause(ctx, serverID); !errs.Is(err, errs.KindConflict) {
+		t.Fatalf("Unpause of a suspended guest = %v, want Conflict", err)
+	}
 	must(t, d.Resume(ctx, serverID))
 	wantStatus(t, d, serverID, qemu.Running, "running")
+	if n := strings.Count(mustConsole(t, d, serverID), "Linux version"); n != 1 {
+		t.Fatalf("resume rebooted the guest (%d boots)", n)
+	}
+	if out := sshGuest(t, dhcp.Namespace(netID), key, guestIP, "echo resumed"); out != "resumed\n" {
+		t.Fatalf("ssh after resume: %q", out)
+	}
 
 	boot := regexp.MustCompile(`gureum-guest: boot done`)
 	must(t, d.Reboot(ctx, serverID, true))

@@ -148,6 +148,7 @@ func (p paths) disk() string          { return filepath.Join(p.dir, "disk.qcow2"
 func (p paths) iso() string           { return filepath.Join(p.dir, "config.iso") }
 func (p paths) log() string           { return filepath.Join(p.dir, "qemu.log") }
 func (p paths) suspended() string     { return filepath.Join(p.dir, "suspended") }
+func (p paths) state() string         { return filepath.Join(p.dir, "suspend.state") }
 
 func checkID(id string) error {
 	if !idRE.MatchString(id) {
@@ -374,14 +375,28 @@ func (d *QEMU) args(spec Spec) ([]string, error) {
 }
 
 // start launches QEMU for spec and waits until its monitor answers.
-func (d *QEMU) start(ctx context.Context, spec Spec) error {
+func (d *QEMU) start(ctx context.Context, spec Spec) error { return d.startWith(ctx, spec, false) }
+
+// startWith launches QEMU for spec and waits until its monitor answers;
+// with restore it loads the memory saved by Suspend and waits until the
+// guest runs again. A cold start discards any saved memory.
+func (d *QEMU) startWith(ctx context.Context, spec Spec, restore bool) error {
 	p := d.paths(spec.ID)
 	args, err := d.args(spec)
 	if err != nil {
 		return err
 	}
+	if restore {
+		q, err := shellQuote(p.state())
+		if err != nil {
+			return err
+		}
+		args = append(args, "-incoming", "exec:cat "+q)
+	} else {
+		os.Remove(p.suspended())
+		os.Remove(p.state())
+	}
 	os.Remove(p.qmp())
-	os.Remove(p.suspended())
 	logf, err := os.OpenFile(p.log(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -396,11 +411,29 @@ func (d *QEMU) start(ctx context.Context, spec Spec) error {
 	}
 	d.cfg.Log.Info("qemu started", "instance", spec.ID, "pid", pr.Pid, "accel", d.accel)
 	deadline := time.Now().Add(15 * time.Second)
+	if restore { // loading the guest's memory takes longer on a busy host
+		deadline = time.Now().Add(5 * time.Minute)
+	}
 	for {
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := qmp.Do(qctx, p.qmp(), func(c *qmp.Client) error { _, err := c.QueryStatus(qctx); return err })
+		var st qmp.Status
+		err := qmp.Do(qctx, p.qmp(), func(c *qmp.Client) error { var err error; st, err = c.QueryStatus(qctx); return err })
 		cancel()
+		if err == nil && restore && st.Status == "inmigrate" {
+			err = errors.New("still restoring")
+		}
+		if err == nil && restore && st.Status != "running" {
+			// Suspend stopped the vCPUs before saving, and the saved run
+			// state comes back with the memory: continue explicitly.
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = d.exec(cctx, spec.ID, "cont", nil)
+			cancel()
+		}
 		if err == nil {
+			if restore {
+				os.Remove(p.suspended())
+				os.Remove(p.state())
+			}
 			return nil
 		}
 		if !pr.Alive() || time.Now().After(deadline) || ctx.Err() != nil {
@@ -430,6 +463,9 @@ func (d *QEMU) info(ctx context.Context, id string) (Info, error) {
 	pr, err := proc.Adopt(p.pid())
 	if err != nil {
 		info.Status = Shutoff
+		if d.hasSavedState(id) {
+			info.Status = Suspended
+		}
 		return info, nil
 	}
 	info.PID = pr.Pid
@@ -540,7 +576,10 @@ func (d *QEMU) PowerOff(ctx context.Context, id string) error {
 	defer d.lock(id)()
 	pr, err := d.running(id)
 	if errs.Is(err, errs.KindConflict) {
-		return nil // already off
+		// Already off; a suspended guest's saved memory is discarded.
+		os.Remove(d.paths(id).state())
+		os.Remove(d.paths(id).suspended())
+		return nil
 	}
 	if err != nil {
 		return err
@@ -567,7 +606,8 @@ func (d *QEMU) PowerOn(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return d.start(ctx, spec)
+	// A suspended guest starts where it was (as libvirt's managed save).
+	return d.startWith(ctx, spec, d.hasSavedState(id))
 }
 
 // Reboot implements Driver.
@@ -618,7 +658,8 @@ func (d *QEMU) Reboot(ctx context.Context, id string, hard bool) error {
 	return nil
 }
 
-func (d *QEMU) pauseAs(ctx context.Context, id string, suspend bool) error {
+// Pause implements Driver: the vCPUs stop; memory stays in QEMU.
+func (d *QEMU) Pause(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -630,29 +671,20 @@ func (d *QEMU) pauseAs(ctx context.Context, id string, suspend bool) error {
 	if err != nil {
 		return err
 	}
-	want := Paused
-	if suspend {
-		want = Suspended
-	}
-	switch {
-	case in.Status == want:
+	switch in.Status {
+	case Paused:
 		return nil
-	case in.Status != Running:
-		return errs.Conflict("qemu: cannot %s instance %s in state %s", map[bool]string{true: "suspend", false: "pause"}[suspend], id, in.Status)
-	}
-	if suspend {
-		// The mark is written first: a crash between the two steps leaves
-		// a running guest reported as suspended at worst, never the reverse.
-		if err := os.WriteFile(d.paths(id).suspended(), nil, 0o600); err != nil {
-			return err
-		}
+	case Running:
+	default:
+		return errs.Conflict("qemu: cannot pause instance %s in state %s", id, in.Status)
 	}
 	// "stop" drains and flushes every disk: the overlay is consistent on
 	// the host while the guest is stopped.
 	return d.exec(ctx, id, "stop", nil)
 }
 
-func (d *QEMU) contFrom(ctx context.Context, id string, from Status) error {
+// Unpause implements Driver.
+func (d *QEMU) Unpause(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -667,31 +699,130 @@ func (d *QEMU) contFrom(ctx context.Context, id string, from Status) error {
 	switch in.Status {
 	case Running:
 		return nil
-	case from:
-	default:
-		return errs.Conflict("qemu: instance %s is %s, not %s", id, in.Status, from)
+	case Paused:
+		return d.exec(ctx, id, "cont", nil)
 	}
-	if err := d.exec(ctx, id, "cont", nil); err != nil {
-		return err
-	}
-	os.Remove(d.paths(id).suspended())
-	return nil
+	return errs.Conflict("qemu: instance %s is %s, not paused", id, in.Status)
 }
 
-// Pause implements Driver.
-func (d *QEMU) Pause(ctx context.Context, id string) error { return d.pauseAs(ctx, id, false) }
+func (d *QEMU) hasSavedState(id string) bool {
+	p := d.paths(id)
+	_, e1 := os.Stat(p.suspended())
+	_, e2 := os.Stat(p.state())
+	return e1 == nil && e2 == nil
+}
 
-// Unpause implements Driver.
-func (d *QEMU) Unpause(ctx context.Context, id string) error { return d.contFrom(ctx, id, Paused) }
+// shellQuote quotes a path for QEMU's exec: migration URI (run by /bin/sh).
+func shellQuote(path string) (string, error) {
+	if strings.ContainsAny(path, "'\x00\n") {
+		return "", fmt.Errorf("qemu: path %q cannot be quoted for exec migration", path)
+	}
+	return "'" + path + "'", nil
+}
 
-// Suspend implements Driver. The guest keeps its memory in the QEMU
-// process (stopped vCPUs): cheap and instant; it does not survive a host
-// reboot.
-func (d *QEMU) Suspend(ctx context.Context, id string) error { return d.pauseAs(ctx, id, true) }
+// Suspend implements Driver: the guest's memory and device state are saved
+// to a file in its state directory (QMP migrate to a file, as libvirt's
+// managed save) and QEMU exits, freeing the memory; the saved state survives
+// an agent or host restart. The disk is not snapshotted: it stays as the
+// guest left it, which is consistent with the saved memory.
+func (d *QEMU) Suspend(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	if d.hasSavedState(id) {
+		if _, err := d.running(id); err != nil {
+			return nil // already suspended
+		}
+	}
+	pr, err := d.running(id)
+	if err != nil {
+		return err
+	}
+	in, err := d.info(ctx, id)
+	if err != nil {
+		return err
+	}
+	if in.Status != Running {
+		return errs.Conflict("qemu: cannot suspend instance %s in state %s", id, in.Status)
+	}
+	p := d.paths(id)
+	tmp := p.state() + ".tmp"
+	q, err := shellQuote(tmp)
+	if err != nil {
+		return err
+	}
+	// Stopped first: a non-live migration is one pass over memory.
+	if err := d.exec(ctx, id, "stop", nil); err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		os.Remove(tmp)
+		_ = d.exec(context.WithoutCancel(ctx), id, "cont", nil)
+		return fmt.Errorf("qemu: suspend %s: %w", id, err)
+	}
+	if err := d.exec(ctx, id, "migrate", map[string]any{"uri": "exec:cat > " + q}); err != nil {
+		return fail(err)
+	}
+	for {
+		var st struct {
+			Status string `json:"status"`
+			Error  string `json:"error-desc"`
+		}
+		err := qmp.Do(ctx, p.qmp(), func(c *qmp.Client) error { return c.Execute(ctx, "query-migrate", nil, &st) })
+		if err != nil {
+			return fail(err)
+		}
+		if st.Status == "completed" {
+			break
+		}
+		if st.Status == "failed" || st.Status == "cancelled" {
+			return fail(errors.New("migration " + st.Status + ": " + st.Error))
+		}
+		select {
+		case <-ctx.Done():
+			_ = d.exec(context.WithoutCancel(ctx), id, "migrate_cancel", nil)
+			return fail(ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := os.Rename(tmp, p.state()); err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(p.suspended(), nil, 0o600); err != nil {
+		return err
+	}
+	// stop() clears the marker for an ordinary shutdown; keep it here.
+	if err := d.stop(ctx, id, pr, 0); err != nil {
+		return err
+	}
+	return os.WriteFile(p.suspended(), nil, 0o600)
+}
 
-// Resume implements Driver.
+// Resume implements Driver: QEMU starts again from the saved state.
 func (d *QEMU) Resume(ctx context.Context, id string) error {
-	return d.contFrom(ctx, id, Suspended)
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	in, err := d.info(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch in.Status {
+	case Suspended:
+	case Running:
+		return nil
+	case NotFound:
+		return errs.NotFound("qemu: instance %s not found on this node", id)
+	default:
+		return errs.Conflict("qemu: instance %s is %s, not suspended", id, in.Status)
+	}
+	spec, err := d.loadSpec(id)
+	if err != nil {
+		return err
+	}
+	return d.startWith(ctx, spec, true)
 }
 
 // ResizeDisk implements Driver.
@@ -739,6 +870,9 @@ func (d *QEMU) SetFlavor(ctx context.Context, id string, vcpus, memoryMB int) er
 	spec, err := d.loadSpec(id)
 	if err != nil {
 		return err
+	}
+	if d.hasSavedState(id) {
+		return errs.Conflict("qemu: instance %s is suspended; its saved memory needs the same flavor", id)
 	}
 	spec.VCPUs, spec.MemoryMB = vcpus, memoryMB
 	if err := d.validate(&spec); err != nil {
