@@ -42,7 +42,14 @@ type Service struct {
 	limiter *failureLimiter
 	// dummyHash makes a login for an unknown user cost as much as one for
 	// a known user, so timing does not reveal which names exist.
-	dummyHash string
+	dummyHash  string
+	dummyReady chan struct{}
+}
+
+// dummy returns the dummy hash, waiting for it on the first calls.
+func (s *Service) dummy() string {
+	<-s.dummyReady
+	return s.dummyHash
 }
 
 // New returns the identity service.
@@ -61,8 +68,14 @@ func New(store Store, cfg Config, log *slog.Logger) *Service {
 	s.store = &genStore{Store: store, gen: &s.gen}
 	s.cache = newReadCache(store, &s.gen)
 	s.revoked = &revocations{store: store, set: map[string]time.Time{}}
-	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), cfg.BcryptCost)
-	s.dummyHash = string(h)
+	// The dummy hash costs one bcrypt (~240 ms at cost 12): make it in the
+	// background so it does not delay the server's start.
+	s.dummyReady = make(chan struct{})
+	go func() {
+		h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), cfg.BcryptCost)
+		s.dummyHash = string(h)
+		close(s.dummyReady)
+	}()
 	return s
 }
 

@@ -331,7 +331,7 @@ func (s *Service) authPassword(ctx context.Context, pa *PasswordAuth, now time.T
 		return nil, errs.BadRequest("Invalid input for field 'identity/password/user': id or name is required.")
 	}
 	if err != nil {
-		_ = checkPassword(s.dummyHash, pa.Password)
+		_ = checkPassword(s.dummy(), pa.Password)
 		return nil, errUnauthenticated
 	}
 	if s.cfg.LockoutAttempts > 0 && u.FailedAuthCount >= s.cfg.LockoutAttempts {
@@ -415,7 +415,7 @@ func (s *Service) authAppCred(ctx context.Context, a *AppCredAuth, now time.Time
 	}
 	if err != nil || !checkPassword(ac.SecretHash, a.Secret) {
 		if err != nil {
-			_ = checkPassword(s.dummyHash, a.Secret)
+			_ = checkPassword(s.dummy(), a.Secret)
 		}
 		return nil, nil, errUnauthenticated
 	}

@@ -3,6 +3,7 @@ package identityapi
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gureum/gureum/internal/identity"
 	"github.com/gureum/gureum/internal/platform/httpx"
@@ -10,7 +11,8 @@ import (
 
 // API is the Keystone v3 HTTP API.
 type API struct {
-	svc *identity.Service
+	svc         *identity.Service
+	catalogJSON atomic.Pointer[encCatalog]
 }
 
 // New returns the API over the identity service.
