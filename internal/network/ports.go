@@ -100,7 +100,7 @@ func (s *Service) CreatePort(ctx context.Context, c Caller, sp PortSpec) (*Port,
 		if sp.FixedIPs != nil {
 			fixed = *sp.FixedIPs
 		}
-		ips, err := s.allocatePortIPs(ctx, o, n, p, fixed, sp.FixedIPs == nil)
+		ips, err := s.allocateIPs(ctx, o, n, p, fixed, sp.FixedIPs == nil, true)
 		if err != nil {
 			return err
 		}
@@ -248,6 +248,12 @@ func (s *Service) portSecurityGroups(ctx context.Context, o Ops, c Caller, p *Po
 // allocatePortIPs allocates the requested addresses, or by default one
 // IPv4 address and one address per IPv6 subnet (SLAAC ones from EUI-64).
 func (s *Service) allocatePortIPs(ctx context.Context, o Ops, n *Network, p *Port, fixed []FixedIPSpec, auto bool) ([]FixedIP, error) {
+	return s.allocateIPs(ctx, o, n, p, fixed, auto, false)
+}
+
+// allocateIPs is allocatePortIPs; slaacToo adds the auto-address subnets'
+// addresses to explicitly requested ones (new ports).
+func (s *Service) allocateIPs(ctx context.Context, o Ops, n *Network, p *Port, fixed []FixedIPSpec, auto, slaacToo bool) ([]FixedIP, error) {
 	if len(fixed) > MaxFixedIPs {
 		return nil, badInput("Exceeded maximum amount of fixed ips per port.").WithType("InvalidInput")
 	}
@@ -379,6 +385,24 @@ func (s *Service) allocatePortIPs(ctx context.Context, o Ops, n *Network, p *Por
 				return nil, exhausted(n.ID)
 			}
 			add(sn, got)
+		}
+	}
+	// Neutron adds the SLAAC addresses of the network's auto-address
+	// subnets to every new port but router ones, asked for or not.
+	if slaacToo && !router {
+		for _, sn := range subnets {
+			if !isSLAAC(sn) || slices.ContainsFunc(out, func(x FixedIP) bool { return x.SubnetID == sn.ID }) {
+				continue
+			}
+			pf, _ := parseCIDR(sn.CIDR)
+			a, err := EUI64(pf, p.MACAddress)
+			if err != nil {
+				return nil, err
+			}
+			if err := allocateExact(ctx, o, sn, a, p.ID, false); err != nil {
+				return nil, err
+			}
+			add(sn, a.String())
 		}
 	}
 	if out == nil {
