@@ -18,6 +18,7 @@ import (
 
 func TestNamespaceBridgeTapVeth(t *testing.T) {
 	linuxtest.RequireRoot(t)
+	linuxtest.RequireBinary(t, "ip")
 	t.Parallel()
 	ctx := context.Background()
 	nsm := netns.New(t.TempDir())
