@@ -125,7 +125,7 @@ func BenchmarkBoot(b *testing.B) {
 			id := fmt.Sprintf("bench-%d-%d", os.Getpid(), i)
 			spec := qemu.Spec{ID: id, VCPUs: 1, MemoryMB: 256, RootGB: 1, Image: image, ImageFormat: "qcow2",
 				ConfigDrive: &metadata.Instance{UUID: id, Hostname: "bench"},
-				Kernel: &kernel, Ramdisk: &ramdisk, Cmdline: strings.TrimSpace(string(cmdline)),
+				Kernel:      &kernel, Ramdisk: &ramdisk, Cmdline: strings.TrimSpace(string(cmdline)),
 				NICs: []qemu.NIC{{Tap: tap, MAC: "fa:16:3e:00:be:01"}}}
 			start := time.Now()
 			if _, err := d.Spawn(ctx, spec); err != nil {
