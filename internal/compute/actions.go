@@ -418,6 +418,18 @@ func (s *Service) CreateImage(ctx context.Context, c Caller, id, name string, md
 	for k, v := range md {
 		props[k] = v
 	}
+	// As nova does, the snapshot inherits how its base boots.
+	if s.images != nil {
+		if base, err := s.images.GetImage(ctx, Caller{ProjectID: sv.ProjectID, Admin: true}, sv.ImageRef); err == nil {
+			for _, k := range []string{"kernel_id", "ramdisk_id", "os_command_line", "hypervisor_type", "architecture", "hw_disk_bus", "os_distro"} {
+				if v, ok := base.Properties[k]; ok {
+					if _, set := props[k]; !set {
+						props[k] = v
+					}
+				}
+			}
+		}
+	}
 	props["instance_uuid"], props["image_type"], props["base_image_ref"] = id, "snapshot", sv.ImageRef
 	imageID, err := s.snapshots.CreateSnapshot(ctx, c, name, props)
 	if err != nil {

@@ -179,6 +179,38 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 	must(servers.Start(ctx, sc, id).ExtractErr())
 	wait("ACTIVE", servers.RUNNING)
 
+	// Resize moves the guest to the new flavor (VERIFY_RESIZE, confirm).
+	must(servers.Resize(ctx, sc, id, servers.ResizeOpts{FlavorRef: "2"}).ExtractErr())
+	wait("VERIFY_RESIZE", servers.RUNNING)
+	must(servers.ConfirmResize(ctx, sc, id).ExtractErr())
+	wait("ACTIVE", servers.RUNNING)
+	if sv.Flavor["id"] != "2" {
+		t.Fatalf("flavor after resize %v", sv.Flavor)
+	}
+	consoleHas(t, sc, id, regexp.MustCompile(`(?s)Linux version.*Linux version.*Linux version.*gureum-guest: ssh ready`), 3*time.Minute)
+	if out, err := exec.Command("ip", "netns", "exec", ns, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@"+ip, "grep MemTotal /proc/meminfo").CombinedOutput(); err != nil || !memAtLeast(string(out), 1500*1024) {
+		t.Fatalf("guest memory after resize to 2048 MB: %v %s", err, out)
+	}
+
+	// createImage snapshots the disk into glance; the image boots.
+	res := servers.CreateImage(ctx, sc, id, servers.CreateImageOpts{Name: "tiny-snap"})
+	must(res.Err)
+	snapID, err := res.ExtractImageID()
+	must(err)
+	testenv.Eventually(t, 2*time.Minute, "snapshot active", func() bool {
+		img, err := s.App.Image.Get(ctx, snapID)
+		return err == nil && img.Status == image.StatusActive
+	})
+	snapSrv, err := servers.Create(ctx, sc, servers.CreateOpts{Name: "from-snap", ImageRef: snapID, FlavorRef: "2", Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
+	must(err)
+	consoleHas(t, sc, snapSrv.ID, regexp.MustCompile(`gureum-guest: ip=`), 3*time.Minute)
+	must(servers.Delete(ctx, sc, snapSrv.ID).ExtractErr())
+	testenv.Eventually(t, 2*time.Minute, "snapshot server deleted", func() bool {
+		_, err := servers.Get(ctx, sc, snapSrv.ID).Extract()
+		return gophercloud.ResponseCodeIs(err, 404)
+	})
+
 	// Delete leaves no process, tap, overlay or socket.
 	must(servers.Delete(ctx, sc, id).ExtractErr())
 	testenv.Eventually(t, 2*time.Minute, "server deleted", func() bool {
@@ -196,4 +228,12 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 	if out, _ := exec.Command("pgrep", "-f", id).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
 		t.Fatalf("process left behind: %s", out)
 	}
+}
+
+func memAtLeast(meminfo string, kb int) bool {
+	var n int
+	if _, err := fmt.Sscanf(strings.TrimSpace(meminfo), "MemTotal: %d kB", &n); err != nil {
+		return false
+	}
+	return n >= kb
 }
