@@ -91,15 +91,15 @@ func (b *body) str(name string, dst *string, minLen, maxLen int, nullable bool) 
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		b.fail("Invalid input for field '%s': %s is not of type 'string'.", name, shorten(v))
+		b.fail("Invalid input for field '%s': %s is not of type 'string'.", name, b.echo(name, string(v)))
 		return true
 	}
 	n := utf8.RuneCountInString(s)
 	if n < minLen {
-		b.fail("Invalid input for field '%s': '%s' is too short.", name, s)
+		b.fail("Invalid input for field '%s': '%s' is too short.", name, b.echo(name, s))
 	}
 	if n > maxLen {
-		b.fail("Invalid input for field '%s': '%s...' is too long.", name, truncate(s, 32))
+		b.fail("Invalid input for field '%s': '%s...' is too long.", name, b.echo(name, s))
 	}
 	*dst = s
 	return true
@@ -212,6 +212,18 @@ func (b *body) strict() {
 		sort.Strings(extra)
 		b.fail("Additional properties are not allowed ('%s' was unexpected).", strings.Join(extra, "', '"))
 	}
+}
+
+// secretFields are never repeated in error messages.
+var secretFields = map[string]bool{"password": true, "original_password": true, "secret": true}
+
+// echo returns a value to quote in an error message: the start of it, or
+// nothing for secrets.
+func (b *body) echo(name, v string) string {
+	if secretFields[name] {
+		return "<hidden>"
+	}
+	return truncate(v, 32)
 }
 
 func shorten(v json.RawMessage) string {

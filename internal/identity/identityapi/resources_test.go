@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -423,11 +422,32 @@ func tokensValidate(s *testenv.Server, tok string) (bool, int) {
 	return resp.StatusCode == 200, resp.StatusCode
 }
 
-func hasPrefixAny(s string, ps ...string) bool {
-	for _, p := range ps {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
+// TestOnPostgres runs the main identity flow on PostgreSQL (skipped unless
+// GUREUM_TEST_POSTGRES is set; CI sets it).
+func TestOnPostgres(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t, testenv.WithPostgres(t))
+	id := s.Identity(t, s.Admin(t))
+	d := must(domains.Create(ctx, id, domains.CreateOpts{Name: "pg"}).Extract())(t)
+	p := must(projects.Create(ctx, id, projects.CreateOpts{Name: "pgp", DomainID: d.ID, Tags: []string{"x"}}).Extract())(t)
+	u := must(users.Create(ctx, id, users.CreateOpts{Name: "pgu", DomainID: d.ID, Password: "pgu-pw"}).Extract())(t)
+	member := roleID(t, id, "member")
+	if err := roles.Assign(ctx, id, member, roles.AssignOpts{UserID: u.ID, ProjectID: p.ID}).ExtractErr(); err != nil {
+		t.Fatal(err)
 	}
-	return false
+	pc := s.Login(t, gophercloud.AuthOptions{Username: "pgu", Password: "pgu-pw", DomainID: d.ID, TenantID: p.ID})
+	if rs := tokenRoles(t, s, pc.Token()); !slices.Contains(rs, "member") || !slices.Contains(rs, "reader") {
+		t.Fatalf("roles %v", rs)
+	}
+	if err := roles.Unassign(ctx, id, member, roles.UnassignOpts{UserID: u.ID, ProjectID: p.ID}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := tokensValidate(s, pc.Token()); ok {
+		t.Fatal("token valid after unassignment")
+	}
+	must(domains.Update(ctx, id, d.ID, domains.UpdateOpts{Enabled: ptr(false)}).Extract())(t)
+	if err := domains.Delete(ctx, id, d.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, users.Get(ctx, id, u.ID).Err, 404, "user of deleted domain")
 }
