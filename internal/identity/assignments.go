@@ -24,6 +24,9 @@ type RoleAssignment struct {
 	ViaGroupID    string
 	PriorRoleID   string
 	InheritedFrom string
+	// AssignedRoleID is the role of the stored assignment an implied role
+	// came from (keystone links that assignment).
+	AssignedRoleID string
 }
 
 // ListRoleAssignments answers GET /v3/role_assignments. Without effective
@@ -180,6 +183,7 @@ func (s *Service) effective(ctx context.Context, all []Assignment) ([]RoleAssign
 	seen := map[string]bool{}
 	var out []RoleAssignment
 	for _, a := range stage1 {
+		a.AssignedRoleID = a.RoleID
 		queue := []RoleAssignment{a}
 		for len(queue) > 0 {
 			x := queue[0]

@@ -223,6 +223,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID, original, password
 		}
 		return err
 	}
+	if v, _ := u.Options["lock_password"].(bool); v {
+		return errs.Forbidden("The password of user %s is locked and cannot be changed by the user.", u.ID)
+	}
 	if err := s.setPassword(u, password, now); err != nil {
 		return err
 	}

@@ -334,7 +334,11 @@ func (s *Service) authPassword(ctx context.Context, pa *PasswordAuth, now time.T
 		_ = checkPassword(s.dummy(), pa.Password)
 		return nil, errUnauthenticated
 	}
-	if s.cfg.LockoutAttempts > 0 && u.FailedAuthCount >= s.cfg.LockoutAttempts {
+	lockout := s.cfg.LockoutAttempts > 0
+	if v, _ := u.Options["ignore_lockout_failure_attempts"].(bool); v {
+		lockout = false // keystone's per-user exemption (service accounts)
+	}
+	if lockout && u.FailedAuthCount >= s.cfg.LockoutAttempts {
 		if now.Before(u.FailedAuthAt.Add(s.cfg.LockoutDuration)) {
 			return nil, errs.Unauthorized("The account is locked for user: %s.", u.ID)
 		}
@@ -344,7 +348,7 @@ func (s *Service) authPassword(ctx context.Context, pa *PasswordAuth, now time.T
 		}
 	}
 	if !checkPassword(u.PasswordHash, pa.Password) {
-		if s.cfg.LockoutAttempts > 0 {
+		if lockout {
 			if _, err := s.store.RecordAuthFailure(ctx, u.ID, now); err != nil {
 				return nil, err
 			}

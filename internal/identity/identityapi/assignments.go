@@ -233,8 +233,8 @@ func (n *namer) view(base string, x identity.RoleAssignment, names bool) obj {
 }
 
 func roleOrPrior(x identity.RoleAssignment) string {
-	if x.PriorRoleID != "" {
-		return x.PriorRoleID
+	if x.AssignedRoleID != "" {
+		return x.AssignedRoleID
 	}
 	return x.RoleID
 }

@@ -377,3 +377,46 @@ func TestRotateKeys(t *testing.T) {
 		t.Fatal("token of the new primary key invalid")
 	}
 }
+
+func TestAuthTargetsAndUserOptions(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t, func(c *config.Config) { c.Identity.LockoutFailureAttempts = 2 })
+	admin := s.Identity(t, s.Admin(t))
+	p := s.CreateProjectUser(t, "p", "ivy", "member")
+	pc := s.LoginProject(t, p)
+	id := s.Identity(t, pc)
+
+	// /v3/auth/projects lists what the caller may scope to.
+	ps := must(projects.ExtractProjects(must(projects.ListAvailable(id).AllPages(ctx))(t)))(t)
+	if len(ps) != 1 || ps[0].ID != p.ID {
+		t.Fatalf("auth/projects %+v", ps)
+	}
+	if err := roles.Assign(ctx, admin, roleID(t, admin, "reader"), roles.AssignOpts{UserID: p.UserID, DomainID: "default"}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	ds := must(domains.ExtractDomains(must(domains.ListAvailable(id).AllPages(ctx))(t)))(t)
+	if len(ds) != 1 || ds[0].ID != "default" {
+		t.Fatalf("auth/domains %+v", ds)
+	}
+	_, b := s.HTTP(t, "GET", "/identity/v3/auth/system", pc.Token(), "")
+	if sys := testenv.JSON(t, b)["system"].([]any); len(sys) != 0 {
+		t.Fatalf("auth/system %s", b)
+	}
+
+	// lock_password: the user cannot change its own password.
+	if _, err := users.Update(ctx, admin, p.UserID, users.UpdateOpts{Options: map[users.Option]any{users.Option("lock_password"): true}}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, users.ChangePassword(ctx, id, p.UserID, users.ChangePasswordOpts{OriginalPassword: p.Password, Password: "other-pw"}).Err, 403, "locked password change")
+
+	// ignore_lockout_failure_attempts: no lockout for this user.
+	if _, err := users.Update(ctx, admin, p.UserID, users.UpdateOpts{Options: map[users.Option]any{users.IgnoreLockoutFailureAttempts: true}}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := login(s, gophercloud.AuthOptions{UserID: p.UserID, Password: "wrong"}); err == nil {
+			t.Fatal("wrong password accepted")
+		}
+	}
+	s.LoginProject(t, p)
+}
