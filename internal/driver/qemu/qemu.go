@@ -327,6 +327,10 @@ func (d *QEMU) args(spec Spec) ([]string, error) {
 		"-smp", strconv.Itoa(spec.VCPUs),
 		"-m", strconv.Itoa(spec.MemoryMB),
 		"-nodefaults", "-no-user-config", "-display", "none",
+		// seccomp: a guest escaping into QEMU cannot use obsolete syscalls,
+		// setuid or resource controls. Spawning stays allowed: Suspend
+		// saves memory through an exec: migration.
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny",
 		"-chardev", "socket,id=qmp,path=" + p.qmp() + ",server=on,wait=off",
 		"-mon", "chardev=qmp,mode=control",
 		// append: the log survives power cycles, as Nova's does.
