@@ -264,3 +264,38 @@ func (c *readCache) catalog(ctx context.Context) ([]CatalogService, error) {
 	}
 	return v.([]CatalogService), nil
 }
+
+// tokenCacheMax bounds the validated-token cache (about 1 KB an entry).
+const tokenCacheMax = 10000
+
+// tokenCache keeps validated tokens by ID, tagged like readCache entries:
+// a token is re-expanded after any identity write or cacheMaxAge.
+type tokenCache struct {
+	mu sync.RWMutex
+	m  map[string]tokenEntry
+}
+
+type tokenEntry struct {
+	gen uint64
+	at  time.Time
+	t   *Token
+}
+
+func (c *tokenCache) get(id string, gen uint64) *Token {
+	c.mu.RLock()
+	e, ok := c.m[id]
+	c.mu.RUnlock()
+	if !ok || e.gen != gen || time.Since(e.at) >= cacheMaxAge {
+		return nil
+	}
+	return e.t
+}
+
+func (c *tokenCache) put(id string, gen uint64, t *Token) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= tokenCacheMax {
+		c.m = map[string]tokenEntry{}
+	}
+	c.m[id] = tokenEntry{gen: gen, at: time.Now(), t: t}
+	c.mu.Unlock()
+}

@@ -112,6 +112,10 @@ type keyRing struct {
 	keys    []FernetKey // sorted by index
 	raw     map[int][]byte
 	loaded  time.Time
+	// onChange is called when a load finds a different key set, so cached
+	// validations (which skip decryption) are redone: a token whose key
+	// was rotated out must stop validating at once.
+	onChange func()
 }
 
 const keyRefresh = 30 * time.Second
@@ -143,8 +147,12 @@ func (k *keyRing) load(ctx context.Context) error {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Index < keys[j].Index })
 	k.mu.Lock()
+	changed := k.keys != nil && !sameKeys(k.keys, keys)
 	k.keys, k.raw, k.loaded = keys, raw, time.Now()
 	k.mu.Unlock()
+	if changed && k.onChange != nil {
+		k.onChange()
+	}
 	return nil
 }
 
@@ -236,4 +244,16 @@ func (k *keyRing) rotate(ctx context.Context) ([]FernetKey, error) {
 		return nil, err
 	}
 	return next, nil
+}
+
+func sameKeys(a, b []FernetKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Index != b[i].Index || a[i].Key != b[i].Key {
+			return false
+		}
+	}
+	return true
 }

@@ -30,11 +30,12 @@ type Config struct {
 
 // Service is the identity domain logic.
 type Service struct {
-	store Store
-	cache *readCache
-	gen   atomic.Uint64
-	cfg   Config
-	log   *slog.Logger
+	store  Store
+	cache  *readCache
+	tokens tokenCache
+	gen    atomic.Uint64
+	cfg    Config
+	log    *slog.Logger
 	// clock is swapped by SetClock while requests run, hence atomic.
 	clock   atomic.Pointer[func() time.Time]
 	keys    *keyRing
@@ -64,6 +65,7 @@ func New(store Store, cfg Config, log *slog.Logger) *Service {
 		limiter: newFailureLimiter(cfg.AuthFailuresPerMinute),
 	}
 	s.SetClock(func() time.Time { return time.Now().UTC() })
+	s.keys.onChange = func() { s.gen.Add(1) }
 	// Every write goes through genStore so cached token reads see it at once.
 	s.store = &genStore{Store: store, gen: &s.gen}
 	s.cache = newReadCache(store, &s.gen)

@@ -467,11 +467,7 @@ func (s *Service) decode(ctx context.Context, id string, now time.Time) (*payloa
 // Validate returns the token's current meaning, or NotFound when it is not
 // valid (as keystone answers GET /v3/auth/tokens).
 func (s *Service) Validate(ctx context.Context, id string) (*Token, error) {
-	p, err := s.decode(ctx, id, s.now())
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.expand(ctx, id, p)
+	t, err := s.check(ctx, id)
 	if err != nil && errs.Is(err, errs.KindUnauthorized) {
 		return nil, errs.NotFound("%s", err.(*errs.Error).Message)
 	}
@@ -480,14 +476,7 @@ func (s *Service) Validate(ctx context.Context, id string) (*Token, error) {
 
 // Authenticate implements httpx.Authenticator: an invalid token is 401.
 func (s *Service) Authenticate(ctx context.Context, id string) (*policy.Credentials, error) {
-	p, err := s.decode(ctx, id, s.now())
-	if err != nil {
-		if errs.Is(err, errs.KindNotFound) {
-			return nil, errs.Unauthorized("The request you have made requires authentication.")
-		}
-		return nil, err
-	}
-	t, err := s.expand(ctx, id, p)
+	t, err := s.check(ctx, id)
 	if err != nil {
 		if errs.Is(err, errs.KindNotFound) || errs.Is(err, errs.KindUnauthorized) {
 			return nil, errs.Unauthorized("The request you have made requires authentication.")
@@ -495,6 +484,36 @@ func (s *Service) Authenticate(ctx context.Context, id string) (*policy.Credenti
 		return nil, err
 	}
 	return t.Credentials(), nil
+}
+
+// check validates a token: from the token cache while nothing it depends
+// on has changed (see cache.go), else by decrypting and expanding it.
+// Expiry and explicit revocation are checked on every call.
+func (s *Service) check(ctx context.Context, id string) (*Token, error) {
+	now := s.now()
+	gen := s.gen.Load()
+	if t := s.tokens.get(id, gen); t != nil {
+		if !now.Before(t.ExpiresAt) {
+			return nil, errs.NotFound("The token has expired.")
+		}
+		if err := s.revoked.refresh(ctx, now); err != nil {
+			return nil, errs.Internal(err)
+		}
+		if s.revoked.revoked(t.AuditIDs) {
+			return nil, errs.NotFound("The token has been revoked.")
+		}
+		return t, nil
+	}
+	p, err := s.decode(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.expand(ctx, id, p)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens.put(id, gen, t)
+	return t, nil
 }
 
 // expand loads what a payload refers to and checks it is all still valid.

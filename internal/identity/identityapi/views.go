@@ -121,7 +121,8 @@ func catalogView(cat []identity.CatalogService) []obj {
 	return out
 }
 
-func tokenView(t *identity.Token, cat []identity.CatalogService, withCatalog bool) obj {
+// tokenView is a token without its catalog (writeToken adds it).
+func tokenView(t *identity.Token) obj {
 	v := obj{
 		"methods":    t.Methods,
 		"audit_ids":  t.AuditIDs,
@@ -152,10 +153,6 @@ func tokenView(t *identity.Token, cat []identity.CatalogService, withCatalog boo
 	}
 	if t.AppCred != nil {
 		v["application_credential"] = obj{"id": t.AppCred.ID, "name": t.AppCred.Name, "restricted": !t.AppCred.Unrestricted}
-	}
-	scoped := t.Project != nil || t.Domain != nil || t.System
-	if withCatalog && scoped {
-		v["catalog"] = catalogView(cat)
 	}
 	return obj{"token": v}
 }
