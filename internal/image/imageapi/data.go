@@ -3,7 +3,6 @@ package imageapi
 import (
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gureum/gureum/internal/image"
@@ -109,6 +108,15 @@ func (a *API) importImage(w http.ResponseWriter, r *http.Request) error {
 	if req.Method.URI != "" {
 		raw["method"].(map[string]any)["uri"] = req.Method.URI
 	}
+	if req.Stores != nil {
+		raw["stores"] = req.Stores
+	}
+	if req.AllStores != nil {
+		raw["all_stores"] = *req.AllStores
+	}
+	if req.AllStoresMustSucceed != nil {
+		raw["all_stores_must_succeed"] = *req.AllStoresMustSucceed
+	}
 	if _, err := a.svc.Import(r.Context(), caller(r), img.ID, req.Method.Name, w.Header().Get("X-Openstack-Request-Id"), raw); err != nil {
 		return err
 	}
@@ -172,7 +180,7 @@ func (a *API) imageTasks(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]obj, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, taskView(t, true))
+		out = append(out, imageTaskView(t))
 	}
 	httpx.WriteJSON(w, http.StatusOK, obj{"tasks": out})
 	return nil
@@ -217,5 +225,3 @@ func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusOK, taskView(t, true))
 	return nil
 }
-
-var _ = strings.Cut

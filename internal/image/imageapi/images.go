@@ -3,10 +3,8 @@ package imageapi
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -618,5 +616,3 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var _ = url.Values{}
-var _ = io.EOF

@@ -99,3 +99,30 @@ func taskView(t *image.Task, full bool) obj {
 	}
 	return m
 }
+
+// imageTaskView is the task form of GET /v2/images/{id}/tasks, which glance
+// renders from its database row (request-id, user, deleted, microseconds).
+func imageTaskView(t *image.Task) obj {
+	dbTime := func(x time.Time) string { return x.UTC().Format("2006-01-02T15:04:05.000000") }
+	var result any
+	if len(t.Result) > 0 {
+		result = t.Result
+	}
+	return obj{
+		"id":         t.ID,
+		"image_id":   t.ImageID,
+		"request-id": t.RequestID,
+		"user":       t.UserID,
+		"type":       t.Type,
+		"status":     t.Status,
+		"owner":      t.Owner,
+		"expires_at": dbTime(t.ExpiresAt),
+		"created_at": dbTime(t.CreatedAt),
+		"updated_at": dbTime(t.UpdatedAt),
+		"deleted_at": nil,
+		"deleted":    false,
+		"input":      t.Input,
+		"result":     result,
+		"message":    t.Message,
+	}
+}
