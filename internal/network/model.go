@@ -76,6 +76,9 @@ func (s *Std) std() *Std { return s }
 // Resource is any resource kind.
 type Resource interface{ std() *Std }
 
+// IDOf returns a resource's ID.
+func IDOf(r Resource) string { return r.std().ID }
+
 // Network is an L2 network.
 type Network struct {
 	Std
