@@ -335,12 +335,26 @@ func (s *Service) DeleteNetwork(ctx context.Context, c Caller, id string, rev *i
 		if err := CheckRevision(&n.Std, rev); err != nil {
 			return err
 		}
-		nports, err := o.Count(ctx, KindPort, Query{Eq: map[string][]string{"parent_id": {id}}})
+		prows, err := o.List(ctx, KindPort, Query{Eq: map[string][]string{"parent_id": {id}}})
 		if err != nil {
 			return err
 		}
-		if nports > 0 {
-			return errs.Conflict("Unable to complete operation on network %s. There are one or more ports still in use on the network.", id).WithType("NetworkInUse")
+		var dhcp []string
+		for _, pr := range prows {
+			x, err := decode(KindPort, pr)
+			if err != nil {
+				return err
+			}
+			if x.(*Port).DeviceOwner != OwnerDHCP {
+				return errs.Conflict("Unable to complete operation on network %s. There are one or more ports still in use on the network.", id).WithType("NetworkInUse")
+			}
+			dhcp = append(dhcp, pr.ID)
+		}
+		// The network's own DHCP ports go with it, as in Neutron.
+		for _, pid := range dhcp {
+			if err := deletePort(ctx, o, pid); err != nil {
+				return err
+			}
 		}
 		nfips, err := o.Count(ctx, KindFloatingIP, Query{Eq: map[string][]string{"parent_id": {id}}})
 		if err != nil {

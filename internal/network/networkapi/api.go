@@ -193,6 +193,9 @@ func decodeBody[S any](r *http.Request, key string) (S, map[string]json.RawMessa
 	if err := json.Unmarshal(raw, &inner); err != nil || inner == nil {
 		return sp, nil, errs.BadRequest("Invalid input: '%s' must be an object.", key)
 	}
+	if err := checkSizes(inner); err != nil {
+		return sp, nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sp); err != nil {
@@ -366,4 +369,25 @@ func (a *API) deleter(d *resDef, del func(ctx context.Context, c network.Caller,
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+}
+
+// Neutron's limits on the standard attributes.
+const (
+	maxNameLen = 255
+	maxDescLen = 255
+)
+
+// checkSizes bounds name, description and tags of any resource body.
+func checkSizes(inner map[string]json.RawMessage) error {
+	for k, limit := range map[string]int{"name": maxNameLen, "description": maxDescLen} {
+		var v string
+		if raw, ok := inner[k]; ok && json.Unmarshal(raw, &v) == nil && len(v) > limit {
+			return errs.BadRequest("Invalid input for %s. Reason: '%.20s...' exceeds maximum length of %d.", k, v, limit).WithType("InvalidInput")
+		}
+	}
+	var tags []string
+	if raw, ok := inner["tags"]; ok && json.Unmarshal(raw, &tags) == nil && len(tags) > network.MaxTags {
+		return errs.BadRequest("Invalid input for tags. Reason: at most %d tags.", network.MaxTags).WithType("InvalidInput")
+	}
+	return nil
 }

@@ -387,3 +387,27 @@ func asCode(err error, ue *gophercloud.ErrUnexpectedResponseCode) bool {
 }
 
 var _ = http.StatusOK
+
+func TestSizeLimitsAndDHCPPorts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	long := strings.Repeat("x", 256)
+	code, m := e.raw(t, "POST", "/v2.0/networks", e.p1Tok, `{"network":{"name":"`+long+`"}}`)
+	neutronError(t, "long name", code, m, 400, "InvalidInput")
+	code, m = e.raw(t, "POST", "/v2.0/security-groups", e.p1Tok, `{"security_group":{"name":"x","description":"`+long+`"}}`)
+	neutronError(t, "long description", code, m, 400, "InvalidInput")
+	code, m = e.raw(t, "POST", "/v2.0/networks", e.p1Tok, `{"network":{"tags":["a,b"]}}`)
+	neutronError(t, "bad tag", code, m, 400, "")
+	big := strings.Repeat(`"`+long+`",`, 5000)
+	code, m = e.raw(t, "POST", "/v2.0/networks", e.p1Tok, `{"network":{"tags":[`+big+`"x"]}}`)
+	neutronError(t, "oversized body", code, m, 413, "")
+	// A network's DHCP port (the data plane's) does not keep it in use.
+	n := mustNetwork(t, e.admin, "dhcp")
+	mustSubnet(t, e.admin, n.ID, "10.88.0.0/24")
+	if _, err := ports.Create(ctx, e.admin, ports.CreateOpts{NetworkID: n.ID, DeviceOwner: "network:dhcp", DeviceID: "dhcp-" + n.ID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	if err := networks.Delete(ctx, e.admin, n.ID).ExtractErr(); err != nil {
+		t.Fatalf("delete network with only a DHCP port: %v", err)
+	}
+}
