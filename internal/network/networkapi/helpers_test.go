@@ -29,9 +29,9 @@ type env struct {
 	adminProjectID string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...testenv.Option) *env {
 	t.Helper()
-	s := testenv.StartServer(t)
+	s := testenv.StartServer(t, opts...)
 	e := &env{s: s}
 	apc := s.Admin(t)
 	e.admin = s.ServiceClient(t, apc, "network", "v2.0")

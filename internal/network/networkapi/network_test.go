@@ -16,6 +16,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+
+	"github.com/gureum/gureum/internal/testenv"
 )
 
 func TestNetworksMTUAndProvider(t *testing.T) {
@@ -263,7 +265,17 @@ func TestPortsFixedIPsAndBinding(t *testing.T) {
 // IpAddressGenerationFailure and leave no port behind.
 func TestPortCreateConcurrency(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	portRace(t, newEnv(t))
+}
+
+// TestPortCreateConcurrencyPostgres runs the same race through the API on
+// PostgreSQL (skipped unless GUREUM_TEST_POSTGRES is set; CI sets it).
+func TestPortCreateConcurrencyPostgres(t *testing.T) {
+	t.Parallel()
+	portRace(t, newEnv(t, testenv.WithPostgres(t)))
+}
+
+func portRace(t *testing.T, e *env) {
 	n := mustNetwork(t, e.admin, "race")
 	mustSubnet(t, e.admin, n.ID, "10.77.0.0/24")
 	var mu sync.Mutex
