@@ -79,6 +79,7 @@ type Agent struct {
 	order     []string
 	sub       *nats.Subscription
 	wg        sync.WaitGroup
+	cancel    context.CancelFunc
 }
 
 // New returns an agent over a bus connection and a driver.
@@ -96,6 +97,7 @@ func New(nc *nats.Conn, drv Driver, o Options) *Agent {
 // Start subscribes to the node's tasks, registers (retrying until the
 // controller answers or ctx ends) and heartbeats in the background.
 func (a *Agent) Start(ctx context.Context) error {
+	ctx, a.cancel = context.WithCancel(ctx)
 	sub, err := a.nc.QueueSubscribe(agentapi.TaskSubject(a.opts.Node), agentapi.TaskQueue, func(m *nats.Msg) {
 		a.wg.Add(1)
 		go func() {
@@ -124,6 +126,18 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.heartbeatLoop(ctx)
 	}()
 	return nil
+}
+
+// Stop ends the agent (as a killed agent process would: guests keep
+// running) and waits for its goroutines.
+func (a *Agent) Stop() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.Wait()
+	if c, ok := a.drv.(interface{ Close() }); ok {
+		c.Close()
+	}
 }
 
 // Wait blocks until the agent's goroutines end (after ctx is cancelled).

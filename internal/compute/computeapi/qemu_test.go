@@ -17,6 +17,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
+	"github.com/gureum/gureum/internal/agent"
+	"github.com/gureum/gureum/internal/app"
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/image"
 	"github.com/gureum/gureum/internal/network"
@@ -149,6 +151,28 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 		t.Fatalf("ssh: %v %s", err, out)
 	}
 
+	// Killing the agent leaves the guest running; a new agent process
+	// (new driver, new bus connection) re-attaches without rebooting it.
+	pidOf := func() string {
+		out, _ := exec.Command("pgrep", "-f", "guest="+id).CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	pid := pidOf()
+	if pid == "" {
+		t.Fatal("no QEMU process for the server")
+	}
+	s.App.Agent.Stop()
+	if pidOf() != pid {
+		t.Fatal("guest stopped with its agent")
+	}
+	restartAgent(t, s)
+	if pidOf() != pid {
+		t.Fatalf("guest restarted: pid %s -> %s", pid, pidOf())
+	}
+	if n := strings.Count(consoleHas(t, sc, id, regexp.MustCompile(`ssh ready`), time.Minute), "Linux version"); n != 1 {
+		t.Fatalf("guest booted %d times", n)
+	}
+
 	// Power actions change the API status and QEMU's state (the agent
 	// reports QMP's view as power_state).
 	wait := func(status string, power servers.PowerState) {
@@ -236,4 +260,29 @@ func memAtLeast(meminfo string, kb int) bool {
 		return false
 	}
 	return n >= kb
+}
+
+// restartAgent starts a fresh in-process agent, as `gureum agent` would
+// after a restart.
+func restartAgent(t *testing.T, s *testenv.Server) {
+	t.Helper()
+	nc, err := s.App.Bus.Connect(context.Background(), "agent-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv, err := app.NewComputeDriver(s.App.Config, s.App.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := agent.New(nc, drv, app.AgentOptions(s.App.Config, s.App.Log))
+	if err := ag.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ag.Stop()
+		nc.Close()
+		if c, ok := drv.(interface{ Close() }); ok {
+			c.Close()
+		}
+	})
 }
