@@ -233,8 +233,12 @@ func networkFor(db *store.DB, cfg config.Config, log *slog.Logger) (*network.Ser
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	return network.New(store.NewNetwork(db), network.Config{
+	ncfg := network.Config{
 		UnderlayMTU: cfg.Network.UnderlayMTU, VXLANFirst: first, VXLANLast: last,
 		TenantNetworkType: cfg.Network.TenantNetworkType, PhysicalNetworks: cfg.Network.PhysicalNetworks,
-	}, log), nil
+	}
+	if err := ncfg.Validate(); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	return network.New(store.NewNetwork(db), ncfg, log), nil
 }

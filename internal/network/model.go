@@ -1,8 +1,19 @@
 // Package network is Gureum's Neutron: networks, subnets and their address
 // management, ports, security groups, routers, floating IPs, subnet pools
-// and quotas. The data plane (bridges, dnsmasq, routers in namespaces)
-// reads what it needs through Service's typed methods (GetNetwork,
-// NetworkPorts, BindPort, ...).
+// and quotas.
+//
+// The data plane (bridges, VXLAN, dnsmasq, routers in namespaces) uses the
+// typed methods with an admin Caller (Caller{Admin: true}):
+//
+//   - GetNetwork: MTU (already net of the overlay), NetworkType,
+//     SegmentationID (the VNI or VLAN), PhysicalNetwork;
+//   - NetworkSubnets: CIDRs, gateways, pools, DNS servers, host routes,
+//     enable_dhcp and IPv6 modes, i.e. what dnsmasq hands out;
+//   - NetworkPorts: every port of a network with its MAC and fixed IPs;
+//   - CreatePort (device_owner "network:dhcp" for DHCP ports: they do not
+//     keep their network in use), BindPort (device, owner, host) and
+//     SetPortStatus (ACTIVE/DOWN/BUILD/ERROR) for plugging instances;
+//   - RouterPorts and GetSecurityGroup for routers and firewalls.
 //
 // The resource types carry Neutron's attribute names as JSON tags: the
 // domain model is Neutron's model, the store keeps each resource as that

@@ -57,6 +57,22 @@ func New(store Store, cfg Config, log *slog.Logger) *Service {
 	return &Service{store: store, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() }}
 }
 
+// Validate checks the configuration an operator gave.
+func (c Config) Validate() error {
+	if c.TenantNetworkType != "" && c.TenantNetworkType != "vxlan" && c.TenantNetworkType != "local" {
+		return fmt.Errorf("tenant_network_type %q: want vxlan or local", c.TenantNetworkType)
+	}
+	if c.UnderlayMTU != 0 && c.UnderlayMTU-VXLANOverhead < 576 {
+		return fmt.Errorf("underlay_mtu %d leaves VXLAN networks below 576 bytes", c.UnderlayMTU)
+	}
+	for _, p := range c.PhysicalNetworks {
+		if p == "" || len(p) > 64 {
+			return fmt.Errorf("physical network name %q: 1 to 64 characters", p)
+		}
+	}
+	return nil
+}
+
 // ParseVXLANRange parses "first:last".
 func ParseVXLANRange(s string) (int, int, error) {
 	var a, b int
