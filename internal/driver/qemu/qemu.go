@@ -77,8 +77,9 @@ type QEMU struct {
 	cache *imagecache.Cache
 	accel string
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu     sync.Mutex
+	locks  map[string]*sync.Mutex
+	vsizes sync.Map // base image path → virtual size
 }
 
 var _ Driver = (*QEMU)(nil)
@@ -225,17 +226,32 @@ func (d *QEMU) Spawn(ctx context.Context, spec Spec) (Info, error) {
 			}
 		}
 	}
+	// The overlay and the config drive are independent: make them at the
+	// same time (each is a child process; this is on the boot's critical
+	// path).
+	var isoErr error
+	isoDone := make(chan struct{})
+	go func() {
+		defer close(isoDone)
+		if spec.ConfigDrive != nil {
+			isoErr = (configdrive.Builder{Tool: d.cfg.ISOTool}).Build(ctx, p.iso(), spec.ConfigDrive)
+		}
+	}()
+	var diskErr error
 	if _, err := os.Stat(p.disk()); errors.Is(err, os.ErrNotExist) {
-		if err := d.createOverlay(ctx, base, spec.ImageFormat, p.disk(), spec.RootGB); err != nil {
-			return Info{}, err
+		if diskErr = d.createOverlay(ctx, base, spec.ImageFormat, p.disk(), spec.RootGB); diskErr == nil {
+			r.Add(func() { os.Remove(p.disk()) })
 		}
-		r.Add(func() { os.Remove(p.disk()) })
 	}
-	if spec.ConfigDrive != nil {
-		if err := (configdrive.Builder{Tool: d.cfg.ISOTool}).Build(ctx, p.iso(), spec.ConfigDrive); err != nil {
-			return Info{}, err
-		}
+	<-isoDone
+	if spec.ConfigDrive != nil && isoErr == nil {
 		r.Add(func() { os.Remove(p.iso()) })
+	}
+	if diskErr != nil {
+		return Info{}, diskErr
+	}
+	if isoErr != nil {
+		return Info{}, isoErr
 	}
 	if err := writeJSON(p.spec(), spec); err != nil {
 		return Info{}, err
@@ -303,9 +319,17 @@ func (d *QEMU) virtualSize(ctx context.Context, path, format string) (int64, err
 }
 
 func (d *QEMU) createOverlay(ctx context.Context, base, format, disk string, rootGB int) error {
-	vs, err := d.virtualSize(ctx, base, format)
-	if err != nil {
-		return err
+	// A cached base never changes (it is read-only and keyed by its hash):
+	// ask qemu-img for its size once per driver.
+	var vs int64
+	if v, ok := d.vsizes.Load(base); ok {
+		vs = v.(int64)
+	} else {
+		var err error
+		if vs, err = d.virtualSize(ctx, base, format); err != nil {
+			return err
+		}
+		d.vsizes.Store(base, vs)
 	}
 	size := vs
 	if rootGB > 0 {
@@ -315,7 +339,7 @@ func (d *QEMU) createOverlay(ctx context.Context, base, format, disk string, roo
 		}
 		size = want
 	}
-	_, err = d.run(ctx, d.cfg.QEMUImg, "create", "-q", "-f", "qcow2", "-b", base, "-F", format, disk, strconv.FormatInt(size, 10))
+	_, err := d.run(ctx, d.cfg.QEMUImg, "create", "-q", "-f", "qcow2", "-b", base, "-F", format, disk, strconv.FormatInt(size, 10))
 	return err
 }
 
