@@ -10,6 +10,7 @@
 package image_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -71,6 +72,14 @@ func dropCache(b *testing.B, path string) {
 	}
 }
 
+// cpu returns the user+system CPU time of this process (who=RUSAGE_SELF)
+// or of its waited-for children (RUSAGE_CHILDREN, the dd runs).
+func cpu(who int) time.Duration {
+	var ru unix.Rusage
+	_ = unix.Getrusage(who, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func mbps(bytes int64, d time.Duration) float64 { return float64(bytes) / (1 << 20) / d.Seconds() }
 
 func timeCmd(b *testing.B, name string, args ...string) time.Duration {
@@ -127,13 +136,16 @@ func BenchmarkImageData(b *testing.B) {
 	dd := filepath.Join(dir, "dd.bin")
 
 	var ddW, ddR, upT, downT time.Duration
+	var ddCPU, upCPU, downCPU time.Duration
 	buf := make([]byte, 1<<20)
 	var upHeap, downHeap uint64
 	b.SetBytes(size)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		// dd: page-cached source to the image disk, fsynced as the API does.
+		c0 := cpu(unix.RUSAGE_CHILDREN)
 		ddW += timeCmd(b, "dd", "if="+src, "of="+dd, "bs=1M", "conv=fdatasync", "status=none")
+		ddCPU += cpu(unix.RUSAGE_CHILDREN) - c0
 		dropCache(b, dd)
 		ddR += timeCmd(b, "dd", "if="+dd, "of=/dev/null", "bs=1M", "status=none")
 		_ = os.Remove(dd)
@@ -151,9 +163,11 @@ func BenchmarkImageData(b *testing.B) {
 		req.Header.Set("Content-Type", "application/octet-stream")
 		req.Header.Set("X-Auth-Token", c.TokenID)
 		stop := heapPeak()
+		c0 = cpu(unix.RUSAGE_SELF)
 		start := time.Now()
 		resp, err := http.DefaultClient.Do(req)
 		upT += time.Since(start)
+		upCPU += cpu(unix.RUSAGE_SELF) - c0
 		upHeap = max(upHeap, stop())
 		f.Close()
 		if err != nil || resp.StatusCode != 204 {
@@ -166,6 +180,7 @@ func BenchmarkImageData(b *testing.B) {
 		req, _ = http.NewRequest("GET", s.URL+"/image/v2/images/"+img.ID+"/file", nil)
 		req.Header.Set("X-Auth-Token", c.TokenID)
 		stop = heapPeak()
+		c0 = cpu(unix.RUSAGE_SELF)
 		start = time.Now()
 		resp, err = http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != 200 {
@@ -176,6 +191,7 @@ func BenchmarkImageData(b *testing.B) {
 		n, _ := io.CopyBuffer(struct{ io.Writer }{io.Discard}, resp.Body, buf)
 		resp.Body.Close()
 		downT += time.Since(start)
+		downCPU += cpu(unix.RUSAGE_SELF) - c0
 		downHeap = max(downHeap, stop())
 		if n != size {
 			b.Fatalf("downloaded %d of %d bytes", n, size)
@@ -190,6 +206,15 @@ func BenchmarkImageData(b *testing.B) {
 	b.ReportMetric(mbps(tot, ddR), "dd_read_MiB/s")
 	b.ReportMetric(mbps(tot, downT), "api_download_MiB/s")
 	b.ReportMetric(100*ddR.Seconds()/downT.Seconds(), "download_%_of_dd")
+	// CPU seconds per GiB (client and server together: both run here),
+	// which do not depend on how busy the machine is.
+	gib := float64(tot) / (1 << 30)
+	b.ReportMetric(ddCPU.Seconds()/gib, "dd_write_cpu_s/GiB")
+	b.ReportMetric(upCPU.Seconds()/gib, "upload_cpu_s/GiB")
+	b.ReportMetric(downCPU.Seconds()/gib, "download_cpu_s/GiB")
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		b.Logf("load average during the run: %s", bytes.TrimSpace(l))
+	}
 	b.ReportMetric(float64(upHeap)/(1<<20), "upload_heap_growth_MiB")
 	b.ReportMetric(float64(downHeap)/(1<<20), "download_heap_growth_MiB")
 }
