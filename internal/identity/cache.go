@@ -28,8 +28,10 @@ import (
 //     cacheMaxAge, the same bound as revocation events (revocationRefresh).
 const cacheMaxAge = time.Second
 
-// cacheMaxEntries bounds memory: the cache is cleared when it is full.
-const cacheMaxEntries = 50000
+// cacheMaxEntries bounds memory. Entries older than cacheMaxAge are never
+// used again, so a full cache first drops those, and is cleared only when
+// that is not enough.
+const cacheMaxEntries = 8192
 
 // genStore wraps a Store and bumps the generation after every successful
 // write that can change what a token means or what the catalog holds.
@@ -172,7 +174,14 @@ func (c *readCache) get(key string, load func() (any, error)) (any, error) {
 	}
 	c.mu.Lock()
 	if len(c.m) >= cacheMaxEntries {
-		c.m = map[string]cacheEntry{}
+		for k, e := range c.m {
+			if now.Sub(e.at) >= cacheMaxAge {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= cacheMaxEntries*3/4 {
+			c.m = map[string]cacheEntry{}
+		}
 	}
 	c.m[key] = cacheEntry{gen: gen, at: now, val: v, err: err}
 	c.mu.Unlock()
@@ -265,8 +274,9 @@ func (c *readCache) catalog(ctx context.Context) ([]CatalogService, error) {
 	return v.([]CatalogService), nil
 }
 
-// tokenCacheMax bounds the validated-token cache (about 1 KB an entry).
-const tokenCacheMax = 10000
+// tokenCacheMax bounds the validated-token cache (about 1 KB an entry);
+// only tokens validated in the last cacheMaxAge are worth keeping.
+const tokenCacheMax = 4096
 
 // tokenCache keeps validated tokens by ID, tagged like readCache entries:
 // a token is re-expanded after any identity write or cacheMaxAge.
@@ -292,10 +302,21 @@ func (c *tokenCache) get(id string, gen uint64) *Token {
 }
 
 func (c *tokenCache) put(id string, gen uint64, t *Token) {
+	now := time.Now()
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= tokenCacheMax {
+	if c.m == nil {
 		c.m = map[string]tokenEntry{}
 	}
-	c.m[id] = tokenEntry{gen: gen, at: time.Now(), t: t}
+	if len(c.m) >= tokenCacheMax {
+		for k, e := range c.m {
+			if now.Sub(e.at) >= cacheMaxAge {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= tokenCacheMax*3/4 {
+			c.m = map[string]tokenEntry{}
+		}
+	}
+	c.m[id] = tokenEntry{gen: gen, at: now, t: t}
 	c.mu.Unlock()
 }

@@ -13,6 +13,7 @@ import (
 type API struct {
 	svc         *identity.Service
 	catalogJSON atomic.Pointer[encCatalog]
+	bodies      bodyCache
 }
 
 // New returns the API over the identity service.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gureum/gureum/internal/identity"
 	"github.com/gureum/gureum/internal/platform/errs"
@@ -155,10 +156,31 @@ func (a *API) writeToken(w http.ResponseWriter, r *http.Request, tok *identity.T
 		}
 	}
 	w.Header().Set("X-Subject-Token", tok.ID)
+	var catPtr *identity.CatalogService
+	if len(cat) > 0 {
+		catPtr = &cat[0]
+	}
+	// A token validated again (the service returns the same *Token while
+	// nothing changed) gets the same body: reuse it.
+	key := bodyKey{tok: tok, cat: catPtr, withCatalog: withCatalog}
+	if status != http.StatusOK {
+		key.tok = nil // a new token's body is never asked for again
+	} else if b, ok := a.bodies.get(key); ok {
+		writeBody(w, status, b)
+		return nil
+	}
 	v := tokenView(tok)
 	scoped := tok.Project != nil || tok.Domain != nil || tok.System
 	if !withCatalog || !scoped {
-		httpx.WriteJSON(w, status, v)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return errs.Internal(err)
+		}
+		b = append(b, '\n')
+		if key.tok != nil {
+			a.bodies.put(key, b)
+		}
+		writeBody(w, status, b)
 		return nil
 	}
 	// Encoding the catalog was most of a validation's CPU: it is encoded
@@ -175,10 +197,49 @@ func (a *API) writeToken(w http.ResponseWriter, r *http.Request, tok *identity.T
 	out = append(out, ',')
 	out = append(out, body[len(head):]...)
 	out = append(out, '\n')
+	if key.tok != nil {
+		a.bodies.put(key, out)
+	}
+	writeBody(w, status, out)
+	return nil
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(out)
-	return nil
+	_, _ = w.Write(b)
+}
+
+type bodyKey struct {
+	tok         *identity.Token
+	cat         *identity.CatalogService
+	withCatalog bool
+}
+
+// bodyCache keeps encoded token bodies for tokens the service still has
+// cached; entries of tokens it dropped are never hit again and go when the
+// cache is full.
+type bodyCache struct {
+	mu sync.RWMutex
+	m  map[bodyKey][]byte
+}
+
+const bodyCacheMax = 2048
+
+func (c *bodyCache) get(k bodyKey) ([]byte, bool) {
+	c.mu.RLock()
+	b, ok := c.m[k]
+	c.mu.RUnlock()
+	return b, ok
+}
+
+func (c *bodyCache) put(k bodyKey, b []byte) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= bodyCacheMax {
+		c.m = map[bodyKey][]byte{}
+	}
+	c.m[k] = b
+	c.mu.Unlock()
 }
 
 type encCatalog struct {

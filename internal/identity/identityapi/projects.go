@@ -216,9 +216,6 @@ func (a *API) getProject(w http.ResponseWriter, r *http.Request) error {
 	}
 	base := httpx.BaseURL(r)
 	v := projectView(base, p)
-	if p.IsDomain {
-		v = projectView(base, p)
-	}
 	if ok, err := queryFlag(r, "parents_as_list"); err != nil {
 		return err
 	} else if ok {
