@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -272,12 +273,21 @@ func main() {
 
 	// Password issue against the bcrypt ceiling of this machine.
 	hash, _ := bcrypt.GenerateFromPassword([]byte("x"), 12)
-	t0 := time.Now()
 	const checks = 4
+	// Wall time and CPU time of one check: on a busy machine the wall time
+	// includes waiting for a CPU, the CPU time does not.
+	runtime.LockOSThread()
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru0)
+	t0 := time.Now()
 	for i := 0; i < checks; i++ {
 		_ = bcrypt.CompareHashAndPassword(hash, []byte("x"))
 	}
 	oneCheck := time.Since(t0) / checks
+	_ = syscall.Getrusage(1, &ru1)
+	runtime.UnlockOSThread()
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	oneCheckCPU := (tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)) / checks
 	ceiling := float64(runtime.NumCPU()) / oneCheck.Seconds()
 	pw := measure(*conc, 2*(*dur), func() bool {
 		c, _, _ := do("POST", s.url+"/identity/v3/auth/tokens?nocatalog", "", "", passwordBody("admin"))
@@ -336,7 +346,8 @@ func main() {
 	fmt.Fprintf(&out, "| measure | result | target |\n|---|---|---|\n")
 	fmt.Fprintf(&out, "| token validation, c=%d | %.0f/s, p50 %s, p99 %s (%d errors); server CPU %s per validation | ≥ 4,500/s, p99 ≤ 6 ms |\n", *conc, val.rate, ms(val.p50), ms(val.p99), val.errors, us(val.cpuPerOp))
 	fmt.Fprintf(&out, "| token issue (token method), c=%d | %.0f/s, p99 %s (%d errors); server CPU %s per token | ≥ 1,700/s |\n", *conc, iss.rate, ms(iss.p99), iss.errors, us(iss.cpuPerOp))
-	fmt.Fprintf(&out, "| password issue, c=%d | %.1f/s = %.0f%% of the bcrypt-12 ceiling %.1f/s (%d CPUs, one check %s); server CPU %s per login | ≥ 90%% |\n", *conc, pw.rate, 100*pw.rate/ceiling, ceiling, runtime.NumCPU(), ms(oneCheck), ms(pw.cpuPerOp))
+	fmt.Fprintf(&out, "| password issue, c=%d | %.1f/s = %.0f%% of the bcrypt-12 ceiling %.1f/s (%d CPUs ÷ one check's %s wall time) | ≥ 90%% |\n", *conc, pw.rate, 100*pw.rate/ceiling, ceiling, runtime.NumCPU(), ms(oneCheck))
+	fmt.Fprintf(&out, "| password issue, CPU view | server CPU %s per login vs %s CPU for one bcrypt-12 check: logins run at %.0f%% of the CPU-bound ceiling | ≥ 90%% |\n", ms(pw.cpuPerOp), ms(oneCheckCPU), 100*float64(oneCheckCPU)/float64(pw.cpuPerOp))
 	fmt.Fprintf(&out, "| validation p50 with %d revocation events | %s vs %s without (%.2f×) | ≤ 2× |\n", *revokeN, ms(valRev.p50), ms(val.p50), float64(valRev.p50)/float64(val.p50))
 	fmt.Fprintf(&out, "| database after %d issued tokens | %d → %d bytes (%s to issue them) | unchanged |\n", *issueN, before, after, bulk.Round(time.Millisecond))
 	fmt.Fprintf(&out, "| idle RSS | %.1f MB after start, %.1f MB after the runs | ≤ 35 MB |\n", idleRSS, rssAfter)
