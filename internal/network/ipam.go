@@ -198,8 +198,50 @@ func validMAC(s string) bool {
 	return err == nil && len(hw) == 6 && hw[0]&1 == 0
 }
 
-// allocateAny gives port an address from the subnet's pools.
+// IPKey is an order-preserving text form of an address (the hex of its
+// 16-byte form), for the store's index.
+func IPKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	b := a.As16()
+	return fmt.Sprintf("%x", b[:])
+}
+
+// allocateAny gives port an address from the subnet's pools: first the
+// address after the highest one allocated in a pool (an index lookup, so
+// creates stay cheap on big subnets), and when every pool's tail is used,
+// the lowest free address (released ones are reused then, as Neutron
+// avoids handing a just-released address to the next port).
 func allocateAny(ctx context.Context, o Ops, sn *Subnet, portID string) (string, bool, error) {
+	try := func(a netip.Addr) (bool, error) {
+		return o.AllocateIP(ctx, IPAllocation{SubnetID: sn.ID, IPAddress: a.String(), PortID: portID, NetworkID: sn.NetworkID})
+	}
+	for _, r := range poolRanges(sn) {
+		// A racing transaction may take the candidate first; look again.
+		for attempt := 0; attempt < 8; attempt++ {
+			hi, err := o.HighestAllocated(ctx, sn.ID, r.start.String(), r.end.String())
+			if err != nil {
+				return "", false, err
+			}
+			cand := r.start
+			if hi != "" {
+				h, err := netip.ParseAddr(hi)
+				if err != nil {
+					break
+				}
+				cand = h.Next()
+			}
+			if !cand.IsValid() || r.end.Less(cand) {
+				break
+			}
+			ok, err := try(cand)
+			if err != nil || ok {
+				return cand.String(), ok, err
+			}
+		}
+	}
 	allocs, err := o.SubnetAllocations(ctx, sn.ID)
 	if err != nil {
 		return "", false, err
@@ -215,7 +257,7 @@ func allocateAny(ctx context.Context, o Ops, sn *Subnet, portID string) (string,
 			if taken[a] {
 				continue
 			}
-			ok, err := o.AllocateIP(ctx, IPAllocation{SubnetID: sn.ID, IPAddress: a.String(), PortID: portID, NetworkID: sn.NetworkID})
+			ok, err := try(a)
 			if err != nil {
 				return "", false, err
 			}

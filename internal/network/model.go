@@ -315,6 +315,9 @@ type Ops interface {
 	// AllocateIP records an address; false when it is already taken.
 	// The store's constraint decides, so racing callers never share one.
 	AllocateIP(ctx context.Context, a IPAllocation) (bool, error)
+	// HighestAllocated returns the highest address allocated on the subnet
+	// between first and last ("" when none).
+	HighestAllocated(ctx context.Context, subnetID, first, last string) (string, error)
 	ReleaseIP(ctx context.Context, subnetID, ip string) error
 	SubnetAllocations(ctx context.Context, subnetID string) ([]IPAllocation, error)
 	// AllocatedIPCounts maps subnet ID to its number of allocations.

@@ -178,13 +178,23 @@ func (o netOps) AllocateIP(ctx context.Context, a network.IPAllocation) (bool, e
 	// ON CONFLICT DO NOTHING: a racing transaction holding the same address
 	// makes this one wait for its outcome, then skip, instead of aborting
 	// (PostgreSQL) the whole transaction.
-	res, err := o.q.Exec(ctx, `INSERT INTO net_ip_allocations (subnet_id, ip_address, port_id, network_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		a.SubnetID, a.IPAddress, a.PortID, a.NetworkID)
+	res, err := o.q.Exec(ctx, `INSERT INTO net_ip_allocations (subnet_id, ip_address, port_id, network_id, ip_key) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		a.SubnetID, a.IPAddress, a.PortID, a.NetworkID, network.IPKey(a.IPAddress))
 	if err != nil {
 		return false, err
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+func (o netOps) HighestAllocated(ctx context.Context, subnetID, first, last string) (string, error) {
+	var ip sql.NullString
+	err := o.q.QueryRow(ctx, `SELECT ip_address FROM net_ip_allocations WHERE subnet_id = ? AND ip_key BETWEEN ? AND ? ORDER BY ip_key DESC LIMIT 1`,
+		subnetID, network.IPKey(first), network.IPKey(last)).Scan(&ip)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	return ip.String, err
 }
 
 func (o netOps) ReleaseIP(ctx context.Context, subnetID, ip string) error {
