@@ -3,6 +3,7 @@ package identityapi_test
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/gureum/gureum/internal/testenv"
@@ -29,6 +30,33 @@ func BenchmarkValidateToken(b *testing.B) {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != 200 {
+				b.Fatal(resp.StatusCode)
+			}
+		}
+	})
+}
+
+// BenchmarkIssueTokenMethod measures POST /v3/auth/tokens by the token
+// method (rescoping), the way services and CLIs refresh tokens.
+func BenchmarkIssueTokenMethod(b *testing.B) {
+	s := testenv.StartServer(b)
+	pc := s.Admin(b)
+	tok := pc.Token()
+	_, body := s.HTTP(b, "GET", "/identity/v3/auth/tokens?nocatalog", tok, "", "X-Subject-Token", tok)
+	project := testenv.JSON(b, body)["token"].(map[string]any)["project"].(map[string]any)["id"].(string)
+	req := `{"auth":{"identity":{"methods":["token"],"token":{"id":"` + tok + `"}},"scope":{"project":{"id":"` + project + `"}}}}`
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Post(s.URL+"/identity/v3/auth/tokens", "application/json", strings.NewReader(req))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 201 {
 				b.Fatal(resp.StatusCode)
 			}
 		}
