@@ -97,8 +97,10 @@ syslinux --install "$work/disk.raw"
 mcopy -i "$work/disk.raw" "$work/vmlinuz" "$work/initrd" "$work/syslinux.cfg" ::/
 qemu-img convert -q -f raw -O qcow2 "$work/disk.raw" "$out/tiny.qcow2.tmp"
 mv "$out/tiny.qcow2.tmp" "$out/tiny.qcow2"
-cp "$work/vmlinuz" "$out/tiny.vmlinuz"
-cp "$work/initrd" "$out/tiny.initrd"
+# Renames, not in-place copies: a test may be reading the old files.
+for f in vmlinuz initrd; do
+    cp "$work/$f" "$out/tiny.$f.tmp" && mv "$out/tiny.$f.tmp" "$out/tiny.$f"
+done
 echo "$cmdline" > "$out/tiny.cmdline"
 echo "$stamp" > "$out/tiny.stamp"
 echo "test-image: $out/tiny.qcow2 ($(du -h "$out/tiny.qcow2" | cut -f1)), kernel $kver"

@@ -425,6 +425,9 @@ func (d *QEMU) startWith(ctx context.Context, spec Spec, restore bool) error {
 		os.Remove(p.state())
 	}
 	os.Remove(p.qmp())
+	if err := trimConsole(p.console(), d.cfg.MaxConsoleBytes); err != nil {
+		return err
+	}
 	logf, err := os.OpenFile(p.log(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -471,6 +474,30 @@ func (d *QEMU) startWith(ctx context.Context, spec Spec, restore bool) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// trimConsole keeps the console log from growing without bound across
+// power cycles: QEMU appends to it while running, so it is cut (to its last
+// max bytes) only before QEMU starts.
+func trimConsole(path string, max int64) error {
+	st, err := os.Stat(path)
+	if err != nil || st.Size() <= 2*max {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	keep, err := tail(f, 0, max)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(keep), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // Info implements Driver.

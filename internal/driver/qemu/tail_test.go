@@ -27,3 +27,25 @@ func TestTail(t *testing.T) {
 		}
 	}
 }
+
+func TestTrimConsole(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "console.log")
+	var b []byte
+	for i := 0; i < 100; i++ {
+		b = append(b, "line of the console\n"...)
+	}
+	os.WriteFile(p, b, 0o600)
+	if err := trimConsole(p, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); len(got) != len(b) {
+		t.Fatalf("trimmed below twice the limit: %d bytes", len(got))
+	}
+	if err := trimConsole(p, 500); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	if len(got) > 500 || len(got) < 400 || string(got[:5]) != "line " {
+		t.Fatalf("trimmed to %d bytes starting %q", len(got), got[:5])
+	}
+}
