@@ -142,5 +142,5 @@ func Do(ctx context.Context, path string, fn func(*Client) error) error {
 // IsClosed reports whether err means QEMU closed the connection (as it does
 // after "quit").
 func IsClosed(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
