@@ -254,6 +254,21 @@ func TestPortsFixedIPsAndBinding(t *testing.T) {
 	if len(ps) != 1 || ps[0].ID != p.ID {
 		t.Fatalf("by fixed ip: %+v", ps)
 	}
+	// Lists render ports on a fast path: it must hide the same attributes.
+	for _, who := range []struct {
+		tok  string
+		seen bool
+	}{{e.p1Tok, false}, {e.adminTok, true}} {
+		code, m := e.raw(t, "GET", "/v2.0/ports?device_id=vm-1&limit=5", who.tok, "")
+		items, _ := m["ports"].([]any)
+		if code != 200 || len(items) != 1 {
+			t.Fatalf("list: %d %v", code, m)
+		}
+		item := items[0].(map[string]any)
+		if _, ok := item["binding:host_id"]; ok != who.seen || item["tenant_id"] != e.p1ID || item["id"] != p.ID {
+			t.Fatalf("listed port (admin %v): %v", who.seen, item)
+		}
+	}
 	if err := ports.Delete(ctx, e.p1, p.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
