@@ -13,6 +13,7 @@ import (
 
 	"github.com/gureum/gureum/internal/linux/netdev"
 	"github.com/gureum/gureum/internal/platform/errs"
+	"github.com/gureum/gureum/internal/platform/revert"
 )
 
 // Network is a tenant network as this host sees it.
@@ -129,18 +130,31 @@ func (l *Linux) PlugPort(ctx context.Context, p Port) (string, error) {
 	if err := checkID("port", p.ID); err != nil {
 		return "", err
 	}
-	br, err := l.EnsureNetwork(ctx, Network{ID: p.NetworkID, MTU: p.MTU})
+	if err := checkID("network", p.NetworkID); err != nil {
+		return "", err
+	}
+	if err := checkMTU(p.MTU); err != nil {
+		return "", err
+	}
+	r := revert.New()
+	defer r.Fail()
+	br := l.Names.Bridge(p.NetworkID)
+	created, err := netdev.EnsureBridge(ctx, br, p.MTU)
+	if created {
+		r.Add(func() { _ = netdev.Delete(context.WithoutCancel(ctx), br) })
+	}
 	if err != nil {
 		return "", err
 	}
 	tap := l.Names.Tap(p.ID)
-	created, err := netdev.EnsureTap(ctx, tap, br, p.MTU)
+	created, err = netdev.EnsureTap(ctx, tap, br, p.MTU)
+	if created {
+		r.Add(func() { _ = netdev.Delete(context.WithoutCancel(ctx), tap) })
+	}
 	if err != nil {
-		if created {
-			_ = netdev.Delete(ctx, tap)
-		}
 		return "", fmt.Errorf("linuxbridge: plug %s: %w", p.ID, err)
 	}
+	r.Success()
 	return tap, nil
 }
 
