@@ -173,7 +173,7 @@ func Default() Config {
 		},
 		Compute: Compute{
 			Agent:               true,
-			Driver:              "fake",
+			Driver:              "qemu",
 			AvailabilityZone:    "nova",
 			CPUAllocationRatio:  16,
 			RAMAllocationRatio:  1.5,

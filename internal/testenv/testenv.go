@@ -52,6 +52,9 @@ func StartServer(t testing.TB, opts ...Option) *Server {
 	cfg.Identity.BcryptCost = 4 // tests do not need slow hashes
 	cfg.Identity.AdminPassword = AdminPassword
 	cfg.Log.Level = "warn"
+	// The in-process compute agent runs the fake hypervisor unless a test
+	// asks for QEMU (compute tests that boot guests set Driver "qemu").
+	cfg.Compute.Driver = "fake"
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -1,0 +1,200 @@
+#!/bin/bash
+# End-to-end test of the compute service (Nova API) with Debian's openstack
+# CLI against a real `gureum server`:
+#
+#   e2e/compute.sh path/to/gureum
+#
+# As root with QEMU, dnsmasq and the tiny test image (`make test-image`) it
+# boots real guests; otherwise it runs the same API checks on the fake
+# hypervisor and says so. The server is always stopped and its directory
+# removed.
+set -euo pipefail
+
+BIN=${1:?usage: $0 path/to/gureum}
+BIN=$(readlink -f "$BIN")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+command -v openstack >/dev/null || { echo "openstack CLI not installed (apt-get install python3-openstackclient)" >&2; exit 1; }
+
+DRIVER=fake
+IMG="$ROOT/build/images"
+if [ "$(id -u)" = 0 ] && command -v qemu-system-x86_64 >/dev/null && command -v dnsmasq >/dev/null && [ -f "$IMG/tiny.qcow2" ] && [ -f "$IMG/tiny.vmlinuz" ]; then
+	DRIVER=qemu
+else
+	echo "note: not root, or QEMU/dnsmasq/the tiny image missing: API checks on the fake hypervisor only"
+fi
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+PID=""
+cleanup() {
+	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+		# Delete what is left so no guest outlives the run.
+		for s in $(openstack server list --all-projects -f value -c ID 2>/dev/null); do openstack server delete --wait "$s" >/dev/null 2>&1 || true; done
+		kill "$PID" 2>/dev/null || true
+		wait "$PID" 2>/dev/null || true
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+URL="http://127.0.0.1:$PORT"
+cat >"$WORK/gureum.yaml" <<EOF
+identity:
+  bcrypt_cost: 4
+compute:
+  driver: $DRIVER
+  shutdown_timeout: 5s
+  node_name: e2e-$$
+EOF
+"$BIN" server --config "$WORK/gureum.yaml" --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do
+	curl -fsS "$URL/compute/" >/dev/null 2>&1 && break
+	kill -0 "$PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "server exited" >&2; exit 1; }
+	sleep 0.1
+done
+
+export OS_CLIENT_CONFIG_FILE="$WORK/data/clouds.yaml"
+export OS_CLOUD=gureum
+unset OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_TOKEN OS_AUTH_TYPE
+
+PASSED=0
+FAILED=0
+LAST=""
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>"$WORK/err"); then
+		[ "$1" = contains ] || LAST=$out
+		PASSED=$((PASSED + 1))
+		echo "ok   $name"
+	else
+		[ "$1" = contains ] || LAST=$out
+		FAILED=$((FAILED + 1))
+		echo "FAIL $name: $(head -c 400 "$WORK/err")"
+	fi
+}
+expect_fail() {
+	local name=$1
+	shift
+	if "$@" >/dev/null 2>&1; then
+		FAILED=$((FAILED + 1))
+		echo "FAIL $name: succeeded but should have failed"
+	else
+		PASSED=$((PASSED + 1))
+		echo "ok   $name"
+	fi
+}
+contains() { grep -q -- "$1" <<<"$LAST" || { echo "'$1' not in: $(head -c 600 <<<"$LAST")" >&2; return 1; }; }
+val() { openstack "$@" -f value; }
+S=$RANDOM
+
+# Flavors, availability zones, hypervisors, services, limits.
+check "flavor list" val flavor list -c Name
+check "default flavors" contains m1.tiny
+check "flavor create" val flavor create -c id --ram 128 --vcpus 1 --disk 1 "e2e.small-$S"
+check "availability zone list" val availability zone list -c "Zone Name"
+check "zone nova" contains nova
+check "hypervisor list" val hypervisor list -c "Hypervisor Hostname"
+check "our node" contains "e2e-$$"
+check "compute service list" val compute service list -c Binary -c State
+check "nova-compute up" contains "nova-compute up"
+check "limits show" val limits show --absolute -c Name -c Value
+check "instances limit" contains maxTotalInstances
+
+# Images: the tiny guest (direct kernel boot, like glance AMI images) or
+# a small raw stand-in for the fake hypervisor.
+if [ "$DRIVER" = qemu ]; then
+	check "kernel image" val image create -c id --public --disk-format aki --container-format aki --file "$IMG/tiny.vmlinuz" "tiny-kernel-$S"
+	K=$LAST
+	check "ramdisk image" val image create -c id --public --disk-format ari --container-format ari --file "$IMG/tiny.initrd" "tiny-ramdisk-$S"
+	R=$LAST
+	check "tiny image" val image create -c id --public --disk-format qcow2 --container-format bare --file "$IMG/tiny.qcow2" \
+		--property kernel_id="$K" --property ramdisk_id="$R" --property os_command_line="$(cat "$IMG/tiny.cmdline")" "tiny-$S"
+	IMAGE=$LAST
+else
+	head -c 65536 /dev/zero >"$WORK/blank.raw"
+	check "image" val image create -c id --public --disk-format raw --container-format bare --file "$WORK/blank.raw" "blank-$S"
+	IMAGE=$LAST
+fi
+
+# A VXLAN tenant network.
+check "network create" val network create -c id "e2e-net-$S"
+NET=$LAST
+check "subnet create" val subnet create -c id --network "$NET" --subnet-range 10.77.0.0/24 --dns-nameserver 192.0.2.53 "e2e-sub-$S"
+
+# Keypairs.
+check "keypair create" openstack keypair create "e2e-key-$S"
+printf '%s\n' "$LAST" >"$WORK/key"
+chmod 600 "$WORK/key"
+check "private key returned" contains "PRIVATE KEY"
+check "keypair list" val keypair list -c Name
+check "keypair listed" contains "e2e-key-$S"
+expect_fail "duplicate keypair refused" openstack keypair create "e2e-key-$S"
+
+# Servers.
+check "server create --wait" val server create -c id --wait --image "$IMAGE" --flavor m1.tiny --network "$NET" --key-name "e2e-key-$S" "e2e-vm-$S"
+VM=$(tail -n1 <<<"$LAST") # --wait prints its progress first
+check "server show status" val server show -c status "$VM"
+check "server ACTIVE" test "$LAST" = ACTIVE
+check "server show addresses" val server show -c addresses "$VM"
+check "address on the subnet" contains "10.77.0."
+IP=$(grep -o '10\.77\.0\.[0-9]*' <<<"$LAST" | head -1 || true)
+check "server list" val server list -c Name
+check "server listed" contains "e2e-vm-$S"
+expect_fail "unknown flavor refused" openstack server create --image "$IMAGE" --flavor no-such-flavor --network "$NET" "bad-$S"
+expect_fail "unknown image refused" openstack server create --image 00000000-0000-4000-8000-000000000000 --flavor m1.tiny --network "$NET" "bad-$S"
+if [ "$DRIVER" = qemu ]; then
+	for _ in $(seq 1 120); do
+		openstack console log show "$VM" 2>/dev/null | grep -q "gureum-guest: ssh ready" && break
+		sleep 1
+	done
+	check "console log show" openstack console log show "$VM"
+	check "console has the fixed IP and MTU 1450" contains "gureum-guest: ip=$IP/24 mtu=1450"
+	check "ssh from the qdhcp namespace" ip netns exec "qdhcp-$NET" ssh -i "$WORK/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 "root@$IP" hostname
+else
+	check "console log show" openstack console log show "$VM"
+	check "console has output" contains "login:"
+fi
+
+wait_status() {
+	for _ in $(seq 1 120); do
+		[ "$(openstack server show -f value -c status "$1")" = "$2" ] && return 0
+		sleep 1
+	done
+	return 1
+}
+check "server stop" openstack server stop "$VM"
+check "status SHUTOFF" wait_status "$VM" SHUTOFF
+check "server start" openstack server start "$VM"
+check "status ACTIVE after start" wait_status "$VM" ACTIVE
+check "server reboot --wait" openstack server reboot --wait "$VM"
+check "status ACTIVE after reboot" wait_status "$VM" ACTIVE
+if [ "$DRIVER" = qemu ]; then
+	check "server image create --wait" openstack server image create --wait --name "e2e-snap-$S" "$VM"
+	check "snapshot status" val image show -c status "e2e-snap-$S"
+	check "snapshot active" contains active
+fi
+check "server set --property" openstack server set --property role=web "$VM"
+check "server show properties" val server show -c properties "$VM"
+check "property set" contains web
+check "server event list" val server event list "$VM" -c Action
+check "create action recorded" contains create
+
+# Another project's member sees nothing of it; admins see all.
+check "project create" openstack project create "e2e-p-$S"
+check "user create" openstack user create --password "pw-$S" "e2e-u-$S"
+check "role add" openstack role add --project "e2e-p-$S" --user "e2e-u-$S" member
+OTHER=(--os-username "e2e-u-$S" --os-password "pw-$S" --os-project-name "e2e-p-$S")
+check "other project lists no servers" val server list "${OTHER[@]}" -c ID
+check "list is empty" test -z "$LAST"
+expect_fail "other project cannot show it" openstack server show "${OTHER[@]}" "$VM"
+check "admin --all-projects" val server list --all-projects -c ID
+check "admin sees it" contains "$VM"
+
+check "server delete --wait" openstack server delete --wait "$VM"
+expect_fail "deleted server gone" openstack server show "$VM"
+
+echo "compute e2e ($DRIVER): $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
