@@ -135,7 +135,11 @@ func (c *Cache) Ensure(ctx context.Context, img Image) (path string, fetched boo
 		return "", false, err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, rc})
+	sw := &sparseWriter{f: tmp}
+	_, err = io.CopyBuffer(io.MultiWriter(sw, h), ctxReader{ctx, rc}, make([]byte, 1<<20))
+	if err == nil {
+		err = sw.finish()
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -201,4 +205,43 @@ func (r ctxReader) Read(p []byte) (int, error) {
 // pre-seeded caches).
 func FileSource(path string) func(context.Context) (io.ReadCloser, error) {
 	return func(context.Context) (io.ReadCloser, error) { return os.Open(path) }
+}
+
+// sparseWriter skips zero blocks (seeking over them) so raw images with
+// large empty areas stay sparse in the cache instead of costing their full
+// virtual size in disk writes.
+type sparseWriter struct {
+	f    *os.File
+	size int64
+}
+
+const sparseBlock = 64 << 10
+
+func (w *sparseWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		b := p[:min(len(p), sparseBlock)]
+		if isZero(b) {
+			if _, err := w.f.Seek(int64(len(b)), io.SeekCurrent); err != nil {
+				return 0, err
+			}
+		} else if _, err := w.f.Write(b); err != nil {
+			return 0, err
+		}
+		w.size += int64(len(b))
+		p = p[len(b):]
+	}
+	return n, nil
+}
+
+// finish sets the file's length (a trailing hole has no write to extend it).
+func (w *sparseWriter) finish() error { return w.f.Truncate(w.size) }
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

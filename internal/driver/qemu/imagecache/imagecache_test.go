@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/gureum/gureum/internal/driver/qemu/imagecache"
@@ -74,5 +75,26 @@ func TestHashMismatchRejected(t *testing.T) {
 		if _, err := c.Path(bad); err == nil {
 			t.Errorf("Path(%+v) accepted", bad)
 		}
+	}
+}
+
+func TestSparseCopy(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 8<<20)
+	copy(data[3<<20:], "data in the middle")
+	sum := sha256.Sum256(data)
+	c := imagecache.New(t.TempDir())
+	p, _, err := c.Ensure(context.Background(), imagecache.Image{ID: "sparse", Hash: "sha256:" + hex.EncodeToString(sum[:]),
+		Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	if !bytes.Equal(got, data) {
+		t.Fatal("cached copy differs from the image")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err == nil && st.Blocks*512 >= int64(len(data)) {
+		t.Errorf("cached copy is not sparse: %d bytes allocated", st.Blocks*512)
 	}
 }
