@@ -50,10 +50,17 @@ type PortSpec struct {
 	VNICType            *string             `json:"binding:vnic_type"`
 	Profile             Opt[map[string]any] `json:"binding:profile"`
 	DNSName             *string             `json:"dns_name"`
-	ExtraDHCPOpts       *[]ExtraDHCPOpt     `json:"extra_dhcp_opts"`
+	ExtraDHCPOpts       *[]DHCPOptSpec      `json:"extra_dhcp_opts"`
 	Tags                []string            `json:"tags"`
 	QoSPolicyID         Opt[string]         `json:"qos_policy_id"`
 	PropagateUplink     *bool               `json:"propagate_uplink_status"`
+}
+
+// DHCPOptSpec sets a DHCP option; on update a null value removes it.
+type DHCPOptSpec struct {
+	OptName   string  `json:"opt_name"`
+	OptValue  *string `json:"opt_value"`
+	IPVersion int     `json:"ip_version,omitempty"`
 }
 
 // CreatePort creates a port and allocates its addresses in one
@@ -185,20 +192,34 @@ func (s *Service) applyPortSpec(p *Port, sp PortSpec, create bool) error {
 		p.AllowedAddressPairs = pairs
 	}
 	if sp.ExtraDHCPOpts != nil {
-		if len(*sp.ExtraDHCPOpts) > MaxDHCPOpts {
-			return badInput("At most %d extra DHCP options.", MaxDHCPOpts)
+		// Options merge by (name, IP version), as in Neutron: given ones
+		// are set, null values removed, others kept.
+		opts := p.ExtraDHCPOpts
+		if create {
+			opts = nil
 		}
 		for _, o := range *sp.ExtraDHCPOpts {
-			if o.OptName == "" || len(o.OptName) > 64 || len(o.OptValue) > 255 || (o.IPVersion != 0 && o.IPVersion != 4 && o.IPVersion != 6) {
+			v := o.IPVersion
+			if v == 0 {
+				v = 4
+			}
+			if o.OptName == "" || len(o.OptName) > 64 || (v != 4 && v != 6) || (o.OptValue != nil && len(*o.OptValue) > 255) {
 				return badInput("Invalid extra DHCP option %q.", o.OptName)
 			}
-		}
-		p.ExtraDHCPOpts = *sp.ExtraDHCPOpts
-		for i := range p.ExtraDHCPOpts {
-			if p.ExtraDHCPOpts[i].IPVersion == 0 {
-				p.ExtraDHCPOpts[i].IPVersion = 4
+			opts = slices.DeleteFunc(opts, func(x ExtraDHCPOpt) bool { return x.OptName == o.OptName && x.IPVersion == v })
+			if o.OptValue != nil {
+				opts = append(opts, ExtraDHCPOpt{OptName: o.OptName, OptValue: *o.OptValue, IPVersion: v})
+			} else if create {
+				return badInput("Invalid extra DHCP option %q: a value is required.", o.OptName)
 			}
 		}
+		if len(opts) > MaxDHCPOpts {
+			return badInput("At most %d extra DHCP options.", MaxDHCPOpts)
+		}
+		if opts == nil {
+			opts = []ExtraDHCPOpt{}
+		}
+		p.ExtraDHCPOpts = opts
 	}
 	if create && sp.Tags != nil {
 		for _, t := range sp.Tags {

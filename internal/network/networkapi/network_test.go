@@ -9,9 +9,12 @@ import (
 	"testing"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/dns"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/external"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/extradhcpopts"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/mtu"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsbinding"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsecurity"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/provider"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
@@ -436,5 +439,70 @@ func TestSizeLimitsAndDHCPPorts(t *testing.T) {
 	}
 	if err := networks.Delete(ctx, e.admin, n.ID).ExtractErr(); err != nil {
 		t.Fatalf("delete network with only a DHCP port: %v", err)
+	}
+}
+
+func TestPortSecurityDHCPOptsDNS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var n struct {
+		networks.Network
+		portsecurity.PortSecurityExt
+	}
+	err := networks.Create(ctx, e.p1, portsecurity.NetworkCreateOptsExt{CreateOptsBuilder: networks.CreateOpts{Name: "nosec"}, PortSecurityEnabled: ptr(false)}).ExtractInto(&n)
+	if err != nil || n.PortSecurityEnabled {
+		t.Fatalf("network: %v %+v", err, n)
+	}
+	mustSubnet(t, e.p1, n.ID, "10.12.0.0/24")
+	// Ports inherit the network's port security, and then get no group.
+	var p struct {
+		ports.Port
+		portsecurity.PortSecurityExt
+		extradhcpopts.ExtraDHCPOptsExt
+	}
+	create := extradhcpopts.CreateOptsExt{
+		CreateOptsBuilder: dns.PortCreateOptsExt{CreateOptsBuilder: ports.CreateOpts{NetworkID: n.ID}, DNSName: "db1"},
+		ExtraDHCPOpts:     []extradhcpopts.CreateExtraDHCPOpt{{OptName: "bootfile-name", OptValue: "pxelinux.0"}, {OptName: "mtu", OptValue: "1400"}},
+	}
+	if err := ports.Create(ctx, e.p1, create).ExtractInto(&p); err != nil {
+		t.Fatal(err)
+	}
+	if p.PortSecurityEnabled || len(p.SecurityGroups) != 0 || len(p.ExtraDHCPOpts) != 2 {
+		t.Fatalf("port: %+v", p)
+	}
+	_, err = ports.Update(ctx, e.p1, p.ID, ports.UpdateOpts{SecurityGroups: &[]string{"no-such-group"}}).Extract()
+	wantType(t, "unknown group", err, 404, "SecurityGroupNotFound")
+	code, m := e.raw(t, "GET", "/v2.0/security-groups?name=default&fields=id", e.p1Tok, "")
+	def := m["security_groups"].([]any)[0].(map[string]any)["id"].(string)
+	if code != 200 || def == "" {
+		t.Fatalf("default group: %d %v", code, m)
+	}
+	_, err = ports.Update(ctx, e.p1, p.ID, ports.UpdateOpts{SecurityGroups: &[]string{def}}).Extract()
+	wantType(t, "group without port security", err, 409, "PortSecurityPortHasSecurityGroup")
+	// DHCP options merge; a null value removes one.
+	upd := extradhcpopts.UpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{}, ExtraDHCPOpts: []extradhcpopts.UpdateExtraDHCPOpt{{OptName: "mtu"}, {OptName: "tftp-server", OptValue: ptr("10.12.0.5")}}}
+	var up struct {
+		ports.Port
+		extradhcpopts.ExtraDHCPOptsExt
+	}
+	if err := ports.Update(ctx, e.p1, p.ID, upd).ExtractInto(&up); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range up.ExtraDHCPOpts {
+		names = append(names, o.OptName)
+	}
+	sort.Strings(names)
+	if strings.Join(names, ",") != "bootfile-name,tftp-server" {
+		t.Fatalf("merged options: %v", names)
+	}
+	// Enabling port security with a group.
+	var sec struct {
+		ports.Port
+		portsecurity.PortSecurityExt
+	}
+	err = ports.Update(ctx, e.p1, p.ID, portsecurity.PortUpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{}, PortSecurityEnabled: ptr(true)}).ExtractInto(&sec)
+	if err != nil || !sec.PortSecurityEnabled {
+		t.Fatalf("enable port security: %v %+v", err, sec)
 	}
 }
