@@ -351,6 +351,17 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 		if err := d.br.UnplugPort(ctx, n.PortID); err != nil {
 			return err
 		}
+		// The last server of a network on this node takes the network's
+		// DHCP namespace and bridge with it: nothing is left behind.
+		if !d.usesNetwork(n.NetworkID) {
+			if err := d.dhcp.DeleteNetwork(ctx, n.NetworkID); err != nil && !errs.Is(err, errs.KindNotFound) {
+				return err
+			}
+			if err := d.br.DeleteNetwork(ctx, n.NetworkID); err != nil && !errs.Is(err, errs.KindNotFound) {
+				return err
+			}
+			continue
+		}
 		if len(n.FixedIPs) > 0 && n.DHCPIP != "" {
 			if err := d.dhcp.SetHosts(ctx, n.NetworkID, d.hosts(n.NetworkID)); err != nil && !errs.Is(err, errs.KindNotFound) {
 				d.cfg.Log.Warn("dhcp hosts after delete", "network", n.NetworkID, "err", err)
@@ -358,6 +369,19 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+func (d *Driver) usesNetwork(networkID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.servers {
+		for _, n := range s.NICs {
+			if n.NetworkID == networkID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (d *Driver) Power(ctx context.Context, id, op string, hard bool) error {

@@ -252,6 +252,14 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 	if out, _ := exec.Command("pgrep", "-f", id).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
 		t.Fatalf("process left behind: %s", out)
 	}
+	// The network's last server on the node took its DHCP namespace,
+	// dnsmasq and bridge along.
+	if out, _ := exec.Command("ip", "netns", "list").CombinedOutput(); strings.Contains(string(out), ns) {
+		t.Fatalf("namespace %s left behind", ns)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "dhcp/"+net.ID).CombinedOutput(); strings.TrimSpace(string(out)) != "" {
+		t.Fatalf("dnsmasq left behind: %s", out)
+	}
 }
 
 func memAtLeast(meminfo string, kb int) bool {
