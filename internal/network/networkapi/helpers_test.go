@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -29,8 +30,14 @@ type env struct {
 	adminProjectID string
 }
 
+// newEnv starts a server; GUREUM_TEST_NETWORK_POSTGRES=1 runs every API
+// test on PostgreSQL (GUREUM_TEST_POSTGRES names the server) instead of
+// SQLite.
 func newEnv(t *testing.T, opts ...testenv.Option) *env {
 	t.Helper()
+	if os.Getenv("GUREUM_TEST_NETWORK_POSTGRES") != "" {
+		opts = append(opts, testenv.WithPostgres(t))
+	}
 	s := testenv.StartServer(t, opts...)
 	e := &env{s: s}
 	apc := s.Admin(t)
