@@ -183,6 +183,12 @@ func (s *Service) setPassword(u *User, pw string, now time.Time) error {
 	if len(pw) > MaxPasswordLength {
 		return errs.BadRequest("Invalid input for field 'password': too long.")
 	}
+	if pw == "" {
+		// null or "": the user has no password and cannot log in with one
+		// (an empty hash never matches).
+		u.PasswordHash, u.PasswordCreatedAt = "", now
+		return nil
+	}
 	h, err := s.HashPassword(pw)
 	if err != nil {
 		return err

@@ -419,4 +419,16 @@ func TestAuthTargetsAndUserOptions(t *testing.T) {
 		}
 	}
 	s.LoginProject(t, p)
+
+	// A null password leaves the user without one: nothing logs in.
+	tok := s.Admin(t).Token()
+	if resp, b := s.HTTP(t, "PATCH", "/identity/v3/users/"+p.UserID, tok, `{"user": {"password": null}}`); resp.StatusCode != 200 {
+		t.Fatalf("clear password: %d %s", resp.StatusCode, b)
+	}
+	for _, pw := range []string{"", p.Password} {
+		body := `{"auth":{"identity":{"methods":["password"],"password":{"user":{"id":"` + p.UserID + `","password":"` + pw + `"}}}}}`
+		if resp, _ := s.HTTP(t, "POST", "/identity/v3/auth/tokens", "", body); resp.StatusCode != 401 {
+			t.Fatalf("login with %q after clearing: %d", pw, resp.StatusCode)
+		}
+	}
 }

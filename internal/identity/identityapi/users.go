@@ -197,7 +197,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if !b.str("original_password", &orig, 0, identity.MaxPasswordLength, false) {
 		b.fail("'original_password' is a required property.")
 	}
-	if !b.str("password", &pw, 0, identity.MaxPasswordLength, false) {
+	if !b.str("password", &pw, 1, identity.MaxPasswordLength, false) {
 		b.fail("'password' is a required property.")
 	}
 	b.strict()
