@@ -38,7 +38,7 @@ func (a *API) routes() []httpx.Route {
 	return []httpx.Route{
 		pub("GET", "", a.versions),
 		pub("GET", "/{$}", a.versions),
-		pub("GET", "/versions", a.versions),
+		pub("GET", "/versions", a.versionsOK),
 		pub("GET", "/v2", a.versions),
 		pub("GET", "/v2/{$}", a.versions),
 
@@ -102,7 +102,16 @@ func versionList(base string) []obj {
 	return out
 }
 
+// versions answers the root (and unknown version roots) with 300, as
+// glance's version negotiation does.
 func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusMultipleChoices, obj{"versions": versionList(httpx.BaseURL(r))})
+	return nil
+}
+
+// versionsOK is GET /versions, which glance answers with 200
+// (glanceclient's version discovery expects it).
+func (a *API) versionsOK(w http.ResponseWriter, r *http.Request) error {
+	httpx.WriteJSON(w, http.StatusOK, obj{"versions": versionList(httpx.BaseURL(r))})
 	return nil
 }

@@ -32,10 +32,11 @@ func renderError(w http.ResponseWriter, r *http.Request, e *errs.Error) {
 	body := func(esc func(string) string) string { return esc(e.Message) + "<br /><br />\n\n\n" }
 	switch pickErrorType(r.Header.Get("Accept")) {
 	case "application/json":
-		b, _ := json.Marshal(map[string]string{"message": body(func(s string) string { return s }), "code": status, "title": title})
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
-		_, _ = w.Write(b)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // webob's json.dumps leaves <br /> as is
+		_ = enc.Encode(map[string]string{"message": body(func(s string) string { return s }), "code": status, "title": title})
 	case "text/html":
 		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 		w.WriteHeader(code)

@@ -259,11 +259,21 @@ func TestErrorBody(t *testing.T) {
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b), "<h1>404 Not Found</h1>") {
 		t.Fatalf("html error body %s", b)
 	}
+	if !strings.Contains(string(b), "<br /><br />") {
+		t.Fatalf("webob keeps its <br /> in JSON messages: %s", b)
+	}
 	resp, b = s.HTTP(t, "GET", path, tok, "", "Accept", "text/plain")
 	if !strings.HasPrefix(string(b), "404 Not Found\n\nNo image found") {
 		t.Fatalf("plain error body %q", b)
 	}
 	_ = resp
+	// Versions: 300 at the root, 200 at /versions (glanceclient asks there).
+	for p, code := range map[string]int{"/image": 300, "/image/": 300, "/image/versions": 200} {
+		resp, b := s.HTTP(t, "GET", p, "", "")
+		if resp.StatusCode != code || !strings.Contains(string(b), `"id":"v2.16","links"`) || !strings.Contains(string(b), `"CURRENT"`) {
+			t.Fatalf("%s: %d %s", p, resp.StatusCode, b)
+		}
+	}
 }
 
 func TestListFiltersAndPaging(t *testing.T) { t.Parallel(); listFiltersAndPaging(t) }
