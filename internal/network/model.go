@@ -334,6 +334,9 @@ type Ops interface {
 	// unless one exists; it returns the project's default group's ID.
 	ClaimDefaultSecurityGroup(ctx context.Context, projectID, sgID string) (string, bool, error)
 	DefaultSecurityGroup(ctx context.Context, projectID string) (string, error)
+	// ForgetDefaultSecurityGroup drops the record (the group was deleted;
+	// the next use creates a new one).
+	ForgetDefaultSecurityGroup(ctx context.Context, projectID string) error
 
 	Quotas(ctx context.Context, projectID string) (map[string]int, error)
 	QuotaProjects(ctx context.Context) ([]string, error)

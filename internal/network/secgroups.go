@@ -224,10 +224,17 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, c Caller, id string, 
 		if err := CheckRevision(&sg.Std, rev); err != nil {
 			return err
 		}
-		if def, err := o.DefaultSecurityGroup(ctx, sg.ProjectID); err != nil {
+		def, err := o.DefaultSecurityGroup(ctx, sg.ProjectID)
+		if err != nil {
 			return err
-		} else if def == id && !c.Admin {
-			return errs.Conflict("Insufficient rights for removing default security group.").WithType("SecurityGroupCannotRemoveDefault")
+		}
+		if def == id {
+			if !c.Admin {
+				return errs.Conflict("Insufficient rights for removing default security group.").WithType("SecurityGroupCannotRemoveDefault")
+			}
+			if err := o.ForgetDefaultSecurityGroup(ctx, sg.ProjectID); err != nil {
+				return err
+			}
 		}
 		n, err := o.SecurityGroupPorts(ctx, id)
 		if err != nil {

@@ -317,6 +317,11 @@ func (o netOps) DefaultSecurityGroup(ctx context.Context, projectID string) (str
 	return id, err
 }
 
+func (o netOps) ForgetDefaultSecurityGroup(ctx context.Context, projectID string) error {
+	_, err := o.q.Exec(ctx, `DELETE FROM net_default_security_groups WHERE project_id = ?`, projectID)
+	return err
+}
+
 func (o netOps) Quotas(ctx context.Context, projectID string) (map[string]int, error) {
 	rows, err := o.q.Query(ctx, `SELECT resource, hard_limit FROM net_quotas WHERE project_id = ?`, projectID)
 	if err != nil {

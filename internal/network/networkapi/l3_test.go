@@ -103,6 +103,28 @@ func TestSecurityGroups(t *testing.T) {
 		t.Fatalf("delete unused group: %v", err)
 	}
 	wantStatus(t, "rules go with the group", rules.Get(ctx, e.p1, sg.Rules[0].ID).Err, 404)
+	// An admin may delete a project's default group; the next use makes a
+	// new one.
+	if err := ports.Delete(ctx, e.p1, p.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := groups.Delete(ctx, e.admin, def.ID).ExtractErr(); err != nil {
+		t.Fatalf("admin deletes default group: %v", err)
+	}
+	p2, err := ports.Create(ctx, e.p1, ports.CreateOpts{NetworkID: n.ID}).Extract()
+	if err != nil || len(p2.SecurityGroups) != 1 || p2.SecurityGroups[0] == def.ID {
+		t.Fatalf("port after default group deletion: %v %+v", err, p2)
+	}
+	// Unsharing a network another project uses is refused.
+	shared, err := networks.Create(ctx, e.admin, networks.CreateOpts{Name: "s", Shared: ptr(true)}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ports.Create(ctx, e.p2, ports.CreateOpts{NetworkID: shared.ID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = networks.Update(ctx, e.admin, shared.ID, networks.UpdateOpts{Shared: ptr(false)}).Extract()
+	wantType(t, "unshare in use", err, 409, "InvalidSharedSetting")
 }
 
 func TestRoutersAndFloatingIPs(t *testing.T) {
