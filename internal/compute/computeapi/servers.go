@@ -143,7 +143,7 @@ func (a *API) listServersCommon(c *call, detail bool) error {
 	if err != nil {
 		return err
 	}
-	out := make([]obj, 0, len(list))
+	out := make([]any, 0, len(list))
 	var up map[string]bool
 	if detail {
 		up = a.hostUp(c)
@@ -493,7 +493,7 @@ func (a *API) serverAction(c *call) error {
 				return err
 			}
 			v := c.serverView(nsv, c.c.Admin, a.hostUp(c))
-			v["adminPass"] = pass
+			v.AdminPass = pass
 			return c.json(http.StatusAccepted, obj{"server": v})
 		case "resize":
 			var r struct {

@@ -3,6 +3,7 @@ package computeapi
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -14,14 +15,14 @@ import (
 // nova's timestamp formats.
 func isoZ(t time.Time) any {
 	if t.IsZero() {
-		return nil
+		return jsonNull
 	}
 	return t.UTC().Format("2006-01-02T15:04:05Z")
 }
 
 func isoMicro(t time.Time) any {
 	if t.IsZero() {
-		return nil
+		return jsonNull
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000000")
 }
@@ -59,101 +60,180 @@ func hostID(projectID, host string) string {
 
 var powerNames = map[int]int{agentapi.PowerNoState: 0, agentapi.PowerRunning: 1, agentapi.PowerPaused: 3, agentapi.PowerShutdown: 4, agentapi.PowerCrashed: 6, agentapi.PowerSuspended: 7}
 
-func addresses(sv *compute.Server) obj {
-	out := obj{}
+type addrView struct {
+	Version int    `json:"version"`
+	Addr    string `json:"addr"`
+	Type    string `json:"OS-EXT-IPS:type"`
+	MAC     string `json:"OS-EXT-IPS-MAC:mac_addr"`
+}
+
+func addresses(sv *compute.Server) map[string][]addrView {
+	out := map[string][]addrView{}
 	for _, p := range sv.Ports {
 		name := p.NetworkName
 		if name == "" {
 			name = p.NetworkID
 		}
-		list, _ := out[name].([]obj)
 		for _, ip := range p.FixedIPs {
 			ver := 4
 			if strings.Contains(ip, ":") {
 				ver = 6
 			}
-			list = append(list, obj{"version": ver, "addr": ip, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": p.MAC})
+			out[name] = append(out[name], addrView{Version: ver, Addr: ip, Type: "fixed", MAC: p.MAC})
 		}
-		out[name] = list
 	}
 	return out
 }
 
-func (c *call) serverView(sv *compute.Server, admin bool, hostUp map[string]bool) obj {
+type linkView struct {
+	Rel  string `json:"rel"`
+	Href string `json:"href"`
+}
+
+type refView struct {
+	ID    string     `json:"id"`
+	Links []linkView `json:"links"`
+}
+
+type nameView struct {
+	Name string `json:"name"`
+}
+
+// jsonNull is an explicit null for fields that must be present.
+var jsonNull = json.RawMessage("null")
+
+func orNull(v any) any {
+	if v == nil {
+		return jsonNull
+	}
+	return v
+}
+
+func strOrNull(s string) any {
+	if s == "" {
+		return jsonNull
+	}
+	return s
+}
+
+// serverView is a server's JSON. A struct, not a map: /servers/detail
+// renders a thousand of them and encoding/json sorts map keys. Fields of
+// later microversions are interfaces left nil (absent) before theirs.
+type serverView struct {
+	ID             string                `json:"id"`
+	Name           string                `json:"name"`
+	Status         string                `json:"status"`
+	TenantID       string                `json:"tenant_id"`
+	UserID         string                `json:"user_id"`
+	Metadata       map[string]string     `json:"metadata"`
+	HostID         string                `json:"hostId"`
+	Image          refView               `json:"image"`
+	Flavor         refView               `json:"flavor"`
+	Created        any                   `json:"created"`
+	Updated        any                   `json:"updated"`
+	Addresses      map[string][]addrView `json:"addresses"`
+	AccessIPv4     string                `json:"accessIPv4"`
+	AccessIPv6     string                `json:"accessIPv6"`
+	Links          []linkView            `json:"links"`
+	DiskConfig     string                `json:"OS-DCF:diskConfig"`
+	AZ             string                `json:"OS-EXT-AZ:availability_zone"`
+	KeyName        any                   `json:"key_name"`
+	LaunchedAt     any                   `json:"OS-SRV-USG:launched_at"`
+	TerminatedAt   any                   `json:"OS-SRV-USG:terminated_at"`
+	TaskState      any                   `json:"OS-EXT-STS:task_state"`
+	VMState        string                `json:"OS-EXT-STS:vm_state"`
+	PowerState     int                   `json:"OS-EXT-STS:power_state"`
+	Volumes        []any                 `json:"os-extended-volumes:volumes_attached"`
+	ConfigDrive    string                `json:"config_drive"`
+	Progress       *int                  `json:"progress,omitempty"`
+	SecurityGroups []nameView            `json:"security_groups,omitempty"`
+	Fault          any                   `json:"fault,omitempty"`
+	// Admin only.
+	Host         any `json:"OS-EXT-SRV-ATTR:host,omitempty"`
+	HypHost      any `json:"OS-EXT-SRV-ATTR:hypervisor_hostname,omitempty"`
+	InstanceName any `json:"OS-EXT-SRV-ATTR:instance_name,omitempty"`
+	// 2.3, admin only.
+	ReservationID any `json:"OS-EXT-SRV-ATTR:reservation_id,omitempty"`
+	LaunchIndex   any `json:"OS-EXT-SRV-ATTR:launch_index,omitempty"`
+	Hostname      any `json:"OS-EXT-SRV-ATTR:hostname,omitempty"`
+	KernelID      any `json:"OS-EXT-SRV-ATTR:kernel_id,omitempty"`
+	RamdiskID     any `json:"OS-EXT-SRV-ATTR:ramdisk_id,omitempty"`
+	RootDevice    any `json:"OS-EXT-SRV-ATTR:root_device_name,omitempty"`
+	UserData      any `json:"OS-EXT-SRV-ATTR:user_data,omitempty"`
+	// 2.9, 2.16, 2.19, 2.26.
+	Locked      any `json:"locked,omitempty"`
+	HostStatus  any `json:"host_status,omitempty"`
+	Description any `json:"description,omitempty"`
+	Tags        any `json:"tags,omitempty"`
+	// AdminPass is set on rebuild responses.
+	AdminPass string `json:"adminPass,omitempty"`
+}
+
+var (
+	zero    = 0
+	hundred = 100
+)
+
+func (c *call) serverView(sv *compute.Server, admin bool, hostUp map[string]bool) *serverView {
 	base := c.base()
-	o := obj{
-		"id": sv.ID, "name": sv.Name, "status": sv.Status(), "tenant_id": sv.ProjectID, "user_id": sv.UserID,
-		"metadata": sv.Metadata, "hostId": hostID(sv.ProjectID, sv.Host),
-		"image":   obj{"id": sv.ImageRef, "links": []obj{{"rel": "bookmark", "href": base + "/images/" + sv.ImageRef}}},
-		"flavor":  obj{"id": sv.Flavor.ID, "links": []obj{{"rel": "bookmark", "href": base + "/flavors/" + sv.Flavor.ID}}},
-		"created": isoZ(sv.CreatedAt), "updated": isoZ(sv.UpdatedAt), "addresses": addresses(sv),
-		"accessIPv4": "", "accessIPv6": "", "links": links(base, "servers", sv.ID),
-		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": sv.AZ, "key_name": nil,
-		"OS-SRV-USG:launched_at": isoMicro(sv.LaunchedAt), "OS-SRV-USG:terminated_at": nil,
-		"OS-EXT-STS:task_state": nil, "OS-EXT-STS:vm_state": sv.VMState, "OS-EXT-STS:power_state": powerNames[sv.PowerState],
-		"os-extended-volumes:volumes_attached": []obj{}, "config_drive": "",
+	v := &serverView{
+		ID: sv.ID, Name: sv.Name, Status: sv.Status(), TenantID: sv.ProjectID, UserID: sv.UserID,
+		Metadata: sv.Metadata, HostID: hostID(sv.ProjectID, sv.Host),
+		Image:   refView{ID: sv.ImageRef, Links: []linkView{{Rel: "bookmark", Href: base + "/images/" + sv.ImageRef}}},
+		Flavor:  refView{ID: sv.Flavor.ID, Links: []linkView{{Rel: "bookmark", Href: base + "/flavors/" + sv.Flavor.ID}}},
+		Created: isoZ(sv.CreatedAt), Updated: isoZ(sv.UpdatedAt), Addresses: addresses(sv),
+		Links:      []linkView{{Rel: "self", Href: base + "/v2.1/servers/" + sv.ID}, {Rel: "bookmark", Href: base + "/servers/" + sv.ID}},
+		DiskConfig: "MANUAL", AZ: sv.AZ, KeyName: strOrNull(sv.KeyName),
+		LaunchedAt: isoMicro(sv.LaunchedAt), TaskState: strOrNull(sv.TaskState), VMState: sv.VMState, PowerState: powerNames[sv.PowerState],
+		Volumes: []any{},
 	}
-	if sv.KeyName != "" {
-		o["key_name"] = sv.KeyName
-	}
-	if sv.TaskState != "" {
-		o["OS-EXT-STS:task_state"] = sv.TaskState
+	if sv.Metadata == nil {
+		v.Metadata = map[string]string{}
 	}
 	if sv.ConfigDrive {
-		o["config_drive"] = "True"
+		v.ConfigDrive = "True"
 	}
-	if sv.VMState == compute.VMBuilding || sv.VMState == compute.VMActive {
-		o["progress"] = 0
-		if sv.VMState == compute.VMActive {
-			o["progress"] = 100
-		}
+	switch sv.VMState {
+	case compute.VMBuilding:
+		v.Progress = &zero
+	case compute.VMActive:
+		v.Progress = &hundred
 	}
-	sgs := []obj{}
 	for _, g := range sv.SecurityGroups {
-		sgs = append(sgs, obj{"name": g})
+		v.SecurityGroups = append(v.SecurityGroups, nameView{Name: g})
 	}
-	if len(sgs) > 0 {
-		o["security_groups"] = sgs
-	}
-	if sv.Fault != nil && (sv.VMState == compute.VMError || sv.Status() == "ERROR") {
+	if sv.Fault != nil && sv.VMState == compute.VMError {
 		f := obj{"code": sv.Fault.Code, "message": sv.Fault.Message, "created": isoZ(sv.Fault.Created)}
 		if admin || sv.Fault.Code != 500 {
 			f["details"] = sv.Fault.Details
 		}
-		o["fault"] = f
+		v.Fault = f
 	}
 	if admin {
-		o["OS-EXT-SRV-ATTR:host"], o["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nullable(sv.Host), nullable(sv.Host)
-		o["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + sv.ID[:8]
+		v.Host, v.HypHost = strOrNull(sv.Host), strOrNull(sv.Host)
+		v.InstanceName = "instance-" + sv.ID[:8]
 		if c.v.AtLeast(2, 3) {
-			o["OS-EXT-SRV-ATTR:reservation_id"], o["OS-EXT-SRV-ATTR:launch_index"] = sv.ReservationID, sv.LaunchIndex
-			o["OS-EXT-SRV-ATTR:hostname"], o["OS-EXT-SRV-ATTR:kernel_id"], o["OS-EXT-SRV-ATTR:ramdisk_id"] = sv.Hostname, "", ""
-			o["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
-			o["OS-EXT-SRV-ATTR:user_data"] = nullable(sv.UserData)
+			v.ReservationID, v.LaunchIndex, v.Hostname = sv.ReservationID, sv.LaunchIndex, sv.Hostname
+			v.KernelID, v.RamdiskID, v.RootDevice, v.UserData = "", "", "/dev/vda", strOrNull(sv.UserData)
 		}
 	}
 	if c.v.AtLeast(2, 9) {
-		o["locked"] = sv.Locked
+		v.Locked = sv.Locked
 	}
 	if c.v.AtLeast(2, 16) && admin {
 		st := ""
 		if sv.NodeID != "" {
+			st = "UNKNOWN"
 			if up, ok := hostUp[sv.NodeID]; ok {
-				st = "UP"
-				if !up {
-					st = "DOWN"
-				}
-			} else {
-				st = "UNKNOWN"
+				st = map[bool]string{true: "UP", false: "DOWN"}[up]
 			}
 		}
-		o["host_status"] = st
+		v.HostStatus = st
 	}
 	if c.v.AtLeast(2, 19) {
+		v.Description = jsonNull
 		if sv.Description != nil {
-			o["description"] = *sv.Description
-		} else {
-			o["description"] = nil
+			v.Description = *sv.Description
 		}
 	}
 	if c.v.AtLeast(2, 26) {
@@ -161,9 +241,9 @@ func (c *call) serverView(sv *compute.Server, admin bool, hostUp map[string]bool
 		if tags == nil {
 			tags = []string{}
 		}
-		o["tags"] = tags
+		v.Tags = tags
 	}
-	return o
+	return v
 }
 
 func nullable(s string) any {
