@@ -359,6 +359,31 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 		t.Fatalf("ConsoleOutput(length=2) = %q, %v", tail, err)
 	}
 
+	// A snapshot of the running guest is a standalone image that boots.
+	snap := filepath.Join(tmp, "snap.qcow2")
+	must(t, d.Snapshot(ctx, serverID, snap))
+	wantStatus(t, d, serverID, qemu.Running, "running")
+	if out, err := exec.Command("qemu-img", "info", "--output=json", snap).Output(); err != nil || strings.Contains(string(out), "backing-filename") {
+		t.Fatalf("snapshot is not standalone: %v %s", err, out)
+	}
+	snapID := serverID[:len(serverID)-4] + "5a50"
+	snapPort := fmt.Sprintf("%08x-3333-4000-8000-%012x", os.Getpid(), time.Now().UnixNano()&0xffffffffffff)
+	snapMAC, snapIP := "fa:16:3e:5a:50:01", netip.MustParseAddr(fmt.Sprintf("10.%d.7.11", third))
+	must(t, dhcp.SetHosts(ctx, netID, append(hosts, dnsmasq.Host{MAC: snapMAC, IP: snapIP})))
+	snapTap, err := bridges.PlugPort(ctx, linuxbridge.Port{ID: snapPort, NetworkID: netID, MTU: 1450})
+	must(t, err)
+	t.Cleanup(func() { d.Destroy(ctx, snapID); bridges.UnplugPort(ctx, snapPort) })
+	snapSpec := spec
+	snapSpec.ID, snapSpec.RootGB = snapID, 2
+	snapSpec.Image = fileImage(t, "snap", snap)
+	snapSpec.NICs = []qemu.NIC{{Tap: snapTap, MAC: snapMAC}}
+	if _, err := d.Spawn(ctx, snapSpec); err != nil {
+		t.Fatal(err)
+	}
+	waitConsole(t, d, snapID, regexp.MustCompile(`gureum-guest: ip=`+regexp.QuoteMeta(snapIP.String())+`/24 mtu=1450`), 1, 180*time.Second)
+	must(t, d.Destroy(ctx, snapID))
+	must(t, bridges.UnplugPort(ctx, snapPort))
+
 	// Delete leaves nothing behind.
 	in := wantStatus(t, d, serverID, qemu.Running, "running")
 	must(t, d.Destroy(ctx, serverID))
@@ -383,8 +408,8 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 		t.Fatalf("status after destroy = %s", st.Status)
 	}
 	// The base image stays cached for the next server.
-	if files, _ := d.Cache().List(); len(files) != 3 {
-		t.Fatalf("cache = %v, want the 3 base files", files)
+	if files, _ := d.Cache().List(); len(files) != 4 {
+		t.Fatalf("cache = %v, want the 4 base files", files)
 	}
 }
 
