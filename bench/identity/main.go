@@ -265,12 +265,16 @@ func main() {
 	}
 	run(*conc, time.Second, validate) // warm up
 	val := measure(*conc, *dur, validate)
+	rssLog := fmt.Sprintf("RSS: start %.1f MB", idleRSS)
+	note := func(what string) { rssLog += fmt.Sprintf(", after %s %.1f MB", what, current.rssMB()) }
+	note("validation")
 
 	issueTok := func() bool {
 		c, _, _ := do("POST", s.url+"/identity/v3/auth/tokens", "", "", tokenBody(admin, projectID))
 		return c == 201
 	}
 	iss := measure(*conc, *dur, issueTok)
+	note("token issue")
 
 	// Password issue against the bcrypt ceiling of this machine.
 	hash, _ := bcrypt.GenerateFromPassword([]byte("x"), 12)
@@ -295,6 +299,7 @@ func main() {
 		return c == 201
 	})
 
+	note("password issue")
 	// Database size after many issued tokens (no token table: unchanged).
 	// Sizes are taken with the server stopped, so SQLite has checkpointed
 	// its WAL into the database file and the two are not double counted.
@@ -316,6 +321,7 @@ func main() {
 	}
 	wg.Wait()
 	bulk := time.Since(t0)
+	note("bulk issue")
 	s.stop()
 	after := dbSize(dir)
 	s, _ = start(dir, port)
@@ -338,7 +344,9 @@ func main() {
 		}()
 	}
 	wg.Wait()
+	note("restart")
 	run(*conc, time.Second, validate)
+	note("revocations")
 	valRev := measure(*conc, *dur, validate)
 	rssBusy := current.rssMB()
 	time.Sleep(*idle)
@@ -355,4 +363,5 @@ func main() {
 	fmt.Fprintf(&out, "| idle RSS | %.1f MB after start; %.1f MB right after the runs, %.1f MB after %s idle | ≤ 35 MB |\n", idleRSS, rssBusy, rssAfter, *idle)
 	fmt.Fprintf(&out, "| start to ready | %s on an existing data directory (%s on first start, with bootstrap) | ≤ 1 s |\n", ready.Round(time.Millisecond), firstReady.Round(time.Millisecond))
 	os.Stdout.Write(out.Bytes())
+	fmt.Fprintln(os.Stderr, rssLog)
 }

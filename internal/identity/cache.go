@@ -276,7 +276,7 @@ func (c *readCache) catalog(ctx context.Context) ([]CatalogService, error) {
 
 // tokenCacheMax bounds the validated-token cache (about 1 KB an entry);
 // only tokens validated in the last cacheMaxAge are worth keeping.
-const tokenCacheMax = 4096
+const tokenCacheMax = 1024
 
 // tokenCache keeps validated tokens by ID, tagged like readCache entries:
 // a token is re-expanded after any identity write or cacheMaxAge.

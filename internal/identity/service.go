@@ -147,6 +147,7 @@ type revocations struct {
 	set    map[string]time.Time // audit ID → expiry of the event
 	since  time.Time
 	loaded time.Time
+	pruned time.Time
 }
 
 const revocationRefresh = time.Second
@@ -179,6 +180,17 @@ func (r *revocations) refresh(ctx context.Context, now time.Time) error {
 	}
 	r.loaded = now
 	return nil
+}
+
+// prunePending reports whether expired events should be pruned now.
+func (r *revocations) prunePending(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.pruned) < time.Minute && !now.Before(r.pruned) {
+		return false
+	}
+	r.pruned = now
+	return true
 }
 
 func (r *revocations) add(e Revocation) {

@@ -683,7 +683,11 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 		return err
 	}
 	s.revoked.add(ev)
-	return s.store.PruneRevocations(ctx, s.now())
+	// Expired events are pruned at most once a minute, not on every revoke.
+	if now := s.now(); s.revoked.prunePending(now) {
+		return s.store.PruneRevocations(ctx, now)
+	}
+	return nil
 }
 
 // Catalog returns the enabled services with their enabled endpoints.
