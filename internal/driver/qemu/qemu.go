@@ -76,6 +76,7 @@ type QEMU struct {
 	cfg   Config
 	cache *imagecache.Cache
 	accel string
+	vhost bool // /dev/vhost-net usable
 
 	mu     sync.Mutex
 	locks  map[string]*sync.Mutex
@@ -109,6 +110,10 @@ func New(cfg Config) (*QEMU, error) {
 		}
 	default:
 		return nil, fmt.Errorf("qemu: unknown accelerator %q", cfg.Accel)
+	}
+	if f, err := os.OpenFile("/dev/vhost-net", os.O_RDWR, 0); err == nil {
+		f.Close()
+		d.vhost = true
 	}
 	return d, nil
 }
@@ -377,7 +382,9 @@ func (d *QEMU) args(spec Spec) ([]string, error) {
 	}
 	for i, n := range spec.NICs {
 		nd := fmt.Sprintf("tap,id=net%d,ifname=%s,script=no,downscript=no", i, n.Tap)
-		if d.accel == "kvm" {
+		// vhost-net moves the virtio-net data path into the kernel; it
+		// needs KVM's ioeventfds and the vhost-net device.
+		if d.accel == "kvm" && d.vhost {
 			nd += ",vhost=on"
 		}
 		a = append(a, "-netdev", nd, "-device", fmt.Sprintf("virtio-net-pci,netdev=net%d,mac=%s", i, strings.ToLower(n.MAC)))
