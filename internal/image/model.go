@@ -151,6 +151,7 @@ type ListFilter struct {
 	Owner            string
 	DiskFormats      []string
 	ContainerFormats []string
+	HashValues       []string
 	Tags             []string // all must be present
 	SizeMin, SizeMax *int64
 	Hidden           *bool

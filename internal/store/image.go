@@ -141,9 +141,24 @@ func (s *Image) writeDetails(ctx context.Context, tx *Tx, img *image.Image, repl
 	return nil
 }
 
+// lockOwner serializes quota checks of one project. SQLite's IMMEDIATE
+// transactions already run one writer at a time; PostgreSQL's READ
+// COMMITTED would let two transactions count the same usage, so they take
+// a transaction-scoped advisory lock on the project first.
+func lockOwner(ctx context.Context, tx *Tx, owner string) error {
+	if tx.Dialect() != Postgres {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('image-quota:' || ?))`, owner)
+	return err
+}
+
 func (s *Image) CreateImage(ctx context.Context, img *image.Image, maxImages int) error {
 	return s.db.InTx(ctx, func(tx *Tx) error {
 		if maxImages > 0 {
+			if err := lockOwner(ctx, tx, img.Owner); err != nil {
+				return err
+			}
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM images WHERE owner = ?`, img.Owner).Scan(&n); err != nil {
 				return err
@@ -182,7 +197,12 @@ func (s *Image) UpdateImage(ctx context.Context, id string, fn func(*image.Image
 		if err != nil {
 			return err
 		}
-		usage := func() (image.Usage, error) { return s.usage(ctx, tx, img.Owner) }
+		usage := func() (image.Usage, error) {
+			if err := lockOwner(ctx, tx, img.Owner); err != nil {
+				return image.Usage{}, err
+			}
+			return s.usage(ctx, tx, img.Owner)
+		}
 		if err := fn(img, usage); err != nil {
 			return err
 		}
@@ -395,6 +415,7 @@ func listSQL(d Dialect, f image.ListFilter) (string, []any, error) {
 	in("status", f.Statuses)
 	in("disk_format", f.DiskFormats)
 	in("container_format", f.ContainerFormats)
+	in("os_hash_value", f.HashValues)
 	if f.Owner != "" {
 		add("owner = ?", f.Owner)
 	}

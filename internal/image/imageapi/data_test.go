@@ -147,9 +147,14 @@ func TestQemuImgFormats(t *testing.T) {
 	wantStatus(t, "backing file", imagedata.Upload(ctx, c, img.ID, bytes.NewReader(data)).ExtractErr(), 400)
 }
 
-func TestQuota(t *testing.T) {
-	t.Parallel()
-	s := testenv.StartServer(t, func(c *config.Config) { c.Image.QuotaImages = 3; c.Image.QuotaBytes = 1000 })
+func TestQuota(t *testing.T) { t.Parallel(); quota(t) }
+
+// TestQuotaPostgres exercises the quota lock of PostgreSQL.
+func TestQuotaPostgres(t *testing.T) { t.Parallel(); quota(t, testenv.WithPostgres(t)) }
+
+func quota(t *testing.T, opts ...testenv.Option) {
+	opts = append(opts, func(c *config.Config) { c.Image.QuotaImages = 3; c.Image.QuotaBytes = 1000 })
+	s := testenv.StartServer(t, opts...)
 	p := s.CreateProjectUser(t, "q", "quinn", "member")
 	c := imageClient(t, s, s.LoginProject(t, p))
 	rawImage(t, c, "a", make([]byte, 600))

@@ -411,7 +411,7 @@ const (
 // listKeys are the query parameters that are not property filters.
 var listKeys = []string{"limit", "marker", "sort", "sort_key", "sort_dir", "name", "status", "visibility", "owner",
 	"tag", "member_status", "container_format", "disk_format", "size_min", "size_max", "created_at", "updated_at",
-	"os_hidden", "protected", "id"}
+	"os_hidden", "protected", "id", "os_hash_value"}
 
 // inList parses glance's "in:a,b" operator (or a plain value).
 func inList(v string) []string {
@@ -478,6 +478,9 @@ func parseList(r *http.Request, c image.Caller) (image.ListFilter, int, string, 
 	}
 	if v := q.Get("container_format"); v != "" {
 		f.ContainerFormats = inList(v)
+	}
+	if v := q.Get("os_hash_value"); v != "" {
+		f.HashValues = inList(v)
 	}
 	f.Owner = q.Get("owner")
 	f.Tags = q["tag"]
@@ -615,4 +618,3 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
-
