@@ -385,3 +385,37 @@ func allocated(path string) (int64, bool) {
 	}
 	return st.Blocks * 512, true
 }
+
+// TestUploadRaces: a second upload while one streams is a 409; deleting
+// the image mid-upload wins, the upload ends with 410 and leaves nothing.
+func TestUploadRaces(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t)
+	c := imageClient(t, s, s.Admin(t))
+	img := create(t, c, images.CreateOpts{Name: "race", DiskFormat: "raw", ContainerFormat: "bare"})
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- imagedata.Upload(ctx, c, img.ID, pr).ExtractErr() }()
+	if _, err := pw.Write(make([]byte, 2<<20)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "upload to start", func() bool {
+		got, _ := images.Get(ctx, c, img.ID).Extract()
+		return got.Status == images.ImageStatusSaving
+	})
+	wantStatus(t, "second upload", imagedata.Upload(ctx, c, img.ID, strings.NewReader("x")).ExtractErr(), 409)
+	if err := images.Delete(ctx, c, img.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	wantStatus(t, "upload of a deleted image", <-done, 410)
+	if n := tmpFiles(t, s); len(n) != 0 {
+		t.Fatalf("temporary files left: %v", n)
+	}
+	if _, err := os.Stat(s.App.Image.Files().Path(img.ID)); !os.IsNotExist(err) {
+		t.Fatal("data of a deleted image kept")
+	}
+}
