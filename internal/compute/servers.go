@@ -337,6 +337,7 @@ func (s *Service) build(ctx context.Context, id, requestID string) {
 // buildWith schedules, plugs ports and spawns one server. Any failure
 // turns it ERROR with a fault and releases quota, allocations and ports.
 func (s *Service) buildWith(ctx context.Context, id, requestID string, b *buildSpec) {
+	t0 := time.Now()
 	sv, err := s.store.GetServer(ctx, id)
 	if err != nil {
 		return
@@ -382,11 +383,13 @@ func (s *Service) buildWith(ctx context.Context, id, requestID string, b *buildS
 	if err != nil {
 		return // deleted meanwhile: delete releases what it held
 	}
+	tSched := time.Since(t0)
 	nics, err := s.plugPorts(ctx, c, sv, n.Hostname)
 	if err != nil {
 		fail(500, err)
 		return
 	}
+	tPorts := time.Since(t0)
 	spec := s.spec(sv, b.image, nics, b.adminPass)
 	res, err := s.sendTask(ctx, node, agentapi.Task{ID: "spawn-" + id, ServerID: id, Op: agentapi.OpSpawn, Spec: spec}, 0)
 	if err != nil {
@@ -410,6 +413,8 @@ func (s *Service) buildWith(ctx context.Context, id, requestID string, b *buildS
 	_ = s.store.StartUsage(ctx, &Usage{ServerID: id, Name: sv.Name, ProjectID: sv.ProjectID, UserID: sv.UserID, FlavorName: sv.Flavor.Name,
 		VCPUs: sv.Flavor.VCPUs, MemoryMB: sv.Flavor.RAM, LocalGB: sv.Flavor.Disk, StartedAt: now})
 	_ = s.store.FinishEvent(ctx, id, requestID, "compute__schedule_and_build_instance", now, "Success", "")
+	s.log.Debug("server built", "server", id, "node", node, "schedule_ms", tSched.Milliseconds(), "ports_ms", (tPorts - tSched).Milliseconds(),
+		"spawn_ms", (time.Since(t0) - tPorts).Milliseconds(), "total_ms", time.Since(t0).Milliseconds())
 }
 
 // RequestedAZAZ is the zone part of the requested availability zone.
