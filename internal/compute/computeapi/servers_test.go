@@ -619,3 +619,79 @@ func TestServerGroupPolicies(t *testing.T) {
 		t.Fatalf("unknown group: %v", err)
 	}
 }
+
+// TestPostgres runs the placement race and a server's life on PostgreSQL
+// (skipped unless GUREUM_TEST_POSTGRES is set; CI sets it).
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	s := start(t, testenv.WithPostgres(t), fake(4, 4*512, 100))
+	adminPC := s.Admin(t)
+	admin := computeClient(t, s, adminPC, "2.26")
+	p := s.CreateProjectUser(t, "pg-p", "pg-alice", "member")
+	if _, err := quotasets.Update(ctx, admin, p.ID, quotasets.UpdateOpts{Instances: gophercloud.IntToPointer(20)}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	sc := computeClient(t, s, s.LoginProject(t, p), "2.26")
+	var wg sync.WaitGroup
+	ids := make([]string, 6)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sv, err := servers.Create(ctx, sc, servers.CreateOpts{Name: fmt.Sprint("pg", i), ImageRef: testImage, FlavorRef: "1"}, nil).Extract()
+			if err != nil {
+				t.Errorf("create: %v", err)
+				return
+			}
+			ids[i] = sv.ID
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	st := map[string]int{}
+	for _, id := range ids {
+		var status string
+		testenv.Eventually(t, 20*time.Second, "settle", func() bool {
+			sv, err := servers.Get(ctx, sc, id).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			status = sv.Status
+			return status == "ACTIVE" || status == "ERROR"
+		})
+		st[status]++
+	}
+	if st["ACTIVE"] != 4 || st["ERROR"] != 2 {
+		t.Fatalf("statuses %v on a 4-vCPU node", st)
+	}
+	var active string
+	for _, id := range ids {
+		if sv, _ := servers.Get(ctx, sc, id).Extract(); sv.Status == "ACTIVE" {
+			active = id
+		}
+	}
+	if _, err := tags.ReplaceAll(ctx, sc, active, tags.ReplaceAllOpts{Tags: []string{"pg"}}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	if got := listServers(t, sc, servers.ListOpts{Tags: "pg", Limit: 1}); len(got) != 1 {
+		t.Fatalf("tag filter on postgres: %d", len(got))
+	}
+	if err := servers.Stop(ctx, sc, active).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, sc, active, "SHUTOFF")
+	for _, id := range ids {
+		if err := servers.Delete(ctx, sc, id).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		waitGone(t, sc, id)
+	}
+	l, _ := limits.Get(ctx, sc, nil).Extract()
+	if l.Absolute.TotalInstancesUsed != 0 || l.Absolute.TotalCoresUsed != 0 {
+		t.Fatalf("usage after deletes %+v", l.Absolute)
+	}
+}
