@@ -271,6 +271,9 @@ func (c *Config) Validate() error {
 	if c.Image.Dir == "" {
 		c.Image.Dir = filepath.Join(c.DataDir, "images")
 	}
+	if im := c.Image; im.QuotaImages < 0 || im.QuotaBytes < 0 || im.MaxImageSize < 0 || im.MaxVirtualSize < 0 {
+		bad("image quotas and size limits must not be negative")
+	}
 	if c.Network.UnderlayMTU < 576 || c.Network.UnderlayMTU > 9216 {
 		bad("network.underlay_mtu must be between 576 and 9216")
 	}
