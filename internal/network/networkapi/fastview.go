@@ -2,7 +2,10 @@ package networkapi
 
 import (
 	"encoding/json"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gureum/gureum/internal/network"
 )
@@ -37,20 +40,34 @@ func fastPorts(items []network.Resource, hidden []string) ([]json.RawMessage, bo
 	if len(h) > 0 && !restricted {
 		return nil, false
 	}
-	out := make([]json.RawMessage, 0, len(items))
-	for _, it := range items {
-		p := it.(*network.Port)
-		var b []byte
-		var err error
-		if restricted {
-			b, err = json.Marshal(portViewRestricted{Port: p, TenantID: p.ProjectID})
-		} else {
-			b, err = json.Marshal(portView{Port: p, TenantID: p.ProjectID})
-		}
-		if err != nil {
-			return nil, false
-		}
-		out = append(out, b)
+	out := make([]json.RawMessage, len(items))
+	// Pages of 1,000 are marshalled on every CPU.
+	workers := min(runtime.GOMAXPROCS(0), len(items)/256+1)
+	chunk := (len(items) + workers - 1) / workers
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(items))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				p := items[i].(*network.Port)
+				var b []byte
+				var err error
+				if restricted {
+					b, err = json.Marshal(portViewRestricted{Port: p, TenantID: p.ProjectID})
+				} else {
+					b, err = json.Marshal(portView{Port: p, TenantID: p.ProjectID})
+				}
+				if err != nil {
+					failed.Store(true)
+					return
+				}
+				out[i] = b
+			}
+		}()
 	}
-	return out, true
+	wg.Wait()
+	return out, !failed.Load()
 }
