@@ -432,3 +432,44 @@ func TestAuthTargetsAndUserOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoServers runs two servers on one database, as a multi-server
+// install does: a token from one validates on the other, and a removal
+// made on one reaches the other within the documented bound (cache entries
+// and revocation events are reloaded at least once a second).
+func TestTwoServers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	withDir := func(c *config.Config) { c.DataDir = dir }
+	a := testenv.StartServer(t, withDir)
+	b := testenv.StartServer(t, withDir)
+	p := a.CreateProjectUser(t, "p", "jack", "member")
+	tok := a.LoginProject(t, p).Token()
+	if ok, code := tokensValidate(b, tok); !ok {
+		t.Fatalf("token from A on B: %d", code)
+	}
+	// A role removal on A.
+	admin := a.Identity(t, a.Admin(t))
+	if err := roles.Unassign(ctx, admin, roleID(t, admin, "member"), roles.UnassignOpts{UserID: p.UserID, ProjectID: p.ID}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := tokensValidate(a, tok); ok {
+		t.Fatal("A still accepts the token")
+	}
+	testenv.Eventually(t, 10*time.Second, "B to see the removal", func() bool {
+		ok, _ := tokensValidate(b, tok)
+		return !ok
+	})
+	// An explicit revocation on A.
+	other := a.Admin(t).Token()
+	if ok, _ := tokensValidate(b, other); !ok {
+		t.Fatal("admin token from A invalid on B")
+	}
+	if err := tokens.Revoke(ctx, admin, other).Err; err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "B to see the revocation", func() bool {
+		ok, _ := tokensValidate(b, other)
+		return !ok
+	})
+}
