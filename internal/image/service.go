@@ -525,16 +525,17 @@ func (s *Service) Import(ctx context.Context, c Caller, id, method, requestID st
 	if !slices.Contains(ImportMethods, method) {
 		return nil, errs.BadRequest("Import method %s is not supported; supported: %s.", method, strings.Join(ImportMethods, ", "))
 	}
-	img, err := s.transition(ctx, id, StatusImporting, func(img *Image) error {
-		if img.Staged == nil {
+	img, err := s.Update(ctx, id, func(img *Image) error {
+		if img.Status != StatusUploading || img.Staged == nil {
 			return errs.Conflict("Image needs to be staged before 'glance-direct' method can be used")
 		}
-		return requireFormats(img)
-	}, StatusUploading)
-	if err != nil {
-		if errs.Is(err, errs.KindConflict) && !strings.HasPrefix(err.Error(), "Image needs") {
-			return nil, errs.Conflict("Image needs to be staged before 'glance-direct' method can be used")
+		if err := requireFormats(img); err != nil {
+			return err
 		}
+		img.Status = StatusImporting
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	now := s.now()
