@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"net/netip"
 
 	"github.com/gureum/gureum/internal/platform/errs"
 	"github.com/gureum/gureum/internal/platform/ids"
@@ -282,5 +281,3 @@ func (s *Service) disassociatePortFIPs(ctx context.Context, o Ops, portID string
 	}
 	return nil
 }
-
-var _ = netip.Addr{}

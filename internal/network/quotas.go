@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"fmt"
 	"sort"
 
 	"github.com/gureum/gureum/internal/platform/errs"
@@ -141,5 +140,3 @@ func (s *Service) ResetQuotas(ctx context.Context, project string) error {
 func (s *Service) QuotaProjects(ctx context.Context) ([]string, error) {
 	return s.store.Read().QuotaProjects(ctx)
 }
-
-var _ = fmt.Sprint

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gureum/gureum/internal/network"
-	"github.com/gureum/gureum/internal/platform/errs"
 	"github.com/gureum/gureum/internal/platform/httpx"
 	"github.com/gureum/gureum/internal/policy"
 )
@@ -449,5 +448,3 @@ func (a *API) updatePool(w http.ResponseWriter, r *http.Request) error {
 	a.writeOne(w, r, defPool, http.StatusOK, p)
 	return nil
 }
-
-var _ = errs.BadRequest

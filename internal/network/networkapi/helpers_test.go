@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -131,5 +130,3 @@ func mustSubnet(t *testing.T, c *gophercloud.ServiceClient, netID, cidr string) 
 }
 
 func ptr[T any](v T) *T { return &v }
-
-var _ = http.StatusOK

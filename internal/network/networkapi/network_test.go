@@ -2,7 +2,6 @@ package networkapi_test
 
 import (
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -415,8 +414,6 @@ func asCode(err error, ue *gophercloud.ErrUnexpectedResponseCode) bool {
 	}
 	return false
 }
-
-var _ = http.StatusOK
 
 func TestSizeLimitsAndDHCPPorts(t *testing.T) {
 	t.Parallel()
