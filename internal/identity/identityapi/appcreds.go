@@ -97,7 +97,7 @@ func (a *API) deleteAppCred(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Tokens issued with it stop validating at once: validation looks the
 	// credential up (through the cache this write invalidates).
-	if err := a.svc.Store().DeleteAppCred(r.Context(), x.ID); err != nil {
+	if err := a.svc.DeleteAppCred(r.Context(), x.ID); err != nil {
 		return err
 	}
 	return noContent(w)

@@ -97,7 +97,7 @@ func (a *API) createRegion(w http.ResponseWriter, r *http.Request) error {
 	if x.ParentRegionID == x.ID {
 		return errs.BadRequest("A region cannot be its own parent.")
 	}
-	if err := a.svc.Store().CreateRegion(r.Context(), x); err != nil {
+	if err := a.svc.CreateRegion(r.Context(), x); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, obj{"region": regionView(httpx.BaseURL(r), x)})
@@ -131,7 +131,7 @@ func (a *API) updateRegion(w http.ResponseWriter, r *http.Request) error {
 		}
 		cur = p.ParentRegionID
 	}
-	if err := a.svc.Store().UpdateRegion(r.Context(), x); err != nil {
+	if err := a.svc.UpdateRegion(r.Context(), x); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, obj{"region": regionView(httpx.BaseURL(r), x)})
@@ -142,7 +142,7 @@ func (a *API) deleteRegion(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.Authorize(r, nil); err != nil {
 		return err
 	}
-	if err := a.svc.Store().DeleteRegion(r.Context(), r.PathValue("region_id")); err != nil {
+	if err := a.svc.DeleteRegion(r.Context(), r.PathValue("region_id")); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -209,7 +209,7 @@ func (a *API) createService(w http.ResponseWriter, r *http.Request) error {
 	if b.err != nil {
 		return b.err
 	}
-	if err := a.svc.Store().CreateService(r.Context(), x); err != nil {
+	if err := a.svc.CreateService(r.Context(), x); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, obj{"service": serviceView(httpx.BaseURL(r), x)})
@@ -232,7 +232,7 @@ func (a *API) updateService(w http.ResponseWriter, r *http.Request) error {
 	if b.err != nil {
 		return b.err
 	}
-	if err := a.svc.Store().UpdateService(r.Context(), x); err != nil {
+	if err := a.svc.UpdateService(r.Context(), x); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, obj{"service": serviceView(httpx.BaseURL(r), x)})
@@ -243,7 +243,7 @@ func (a *API) deleteService(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.Authorize(r, nil); err != nil {
 		return err
 	}
-	if err := a.svc.Store().DeleteService(r.Context(), r.PathValue("service_id")); err != nil {
+	if err := a.svc.DeleteService(r.Context(), r.PathValue("service_id")); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -342,7 +342,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := a.readEndpoint(r, b, x, true); err != nil {
 		return err
 	}
-	if err := a.svc.Store().CreateEndpoint(r.Context(), x); err != nil {
+	if err := a.svc.CreateEndpoint(r.Context(), x); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, obj{"endpoint": endpointView(httpx.BaseURL(r), x)})
@@ -364,7 +364,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := a.readEndpoint(r, b, x, false); err != nil {
 		return err
 	}
-	if err := a.svc.Store().UpdateEndpoint(r.Context(), x); err != nil {
+	if err := a.svc.UpdateEndpoint(r.Context(), x); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, obj{"endpoint": endpointView(httpx.BaseURL(r), x)})
@@ -375,7 +375,7 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.Authorize(r, nil); err != nil {
 		return err
 	}
-	if err := a.svc.Store().DeleteEndpoint(r.Context(), r.PathValue("endpoint_id")); err != nil {
+	if err := a.svc.DeleteEndpoint(r.Context(), r.PathValue("endpoint_id")); err != nil {
 		return err
 	}
 	return noContent(w)

@@ -239,7 +239,7 @@ func (a *API) deleteImplied(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Store().RemoveImpliedRole(r.Context(), prior.ID, implied.ID); err != nil {
+	if err := a.svc.RemoveImpliedRole(r.Context(), prior.ID, implied.ID); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -357,7 +357,7 @@ func (a *API) putGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Store().Grant(r.Context(), as); err != nil {
+	if err := a.svc.GrantRole(r.Context(), as); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -383,7 +383,7 @@ func (a *API) deleteGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Store().Revoke(r.Context(), as); err != nil {
+	if err := a.svc.RevokeGrant(r.Context(), as); err != nil {
 		return err
 	}
 	return noContent(w)

@@ -368,7 +368,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	if b.err != nil {
 		return b.err
 	}
-	if err := a.svc.Store().UpdateGroup(r.Context(), g); err != nil {
+	if err := a.svc.UpdateGroup(r.Context(), g); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, obj{"group": groupView(httpx.BaseURL(r), g)})
@@ -380,7 +380,7 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Store().DeleteGroup(r.Context(), g.ID); err != nil {
+	if err := a.svc.DeleteGroup(r.Context(), g.ID); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -462,7 +462,7 @@ func (a *API) removeGroupUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Store().RemoveUserFromGroup(r.Context(), u.ID, g.ID); err != nil {
+	if err := a.svc.RemoveUserFromGroup(r.Context(), u.ID, g.ID); err != nil {
 		return err
 	}
 	return noContent(w)
