@@ -4,7 +4,6 @@ package imageapi
 import (
 	"encoding/json"
 	"fmt"
-	"html"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,13 +39,16 @@ func renderError(w http.ResponseWriter, r *http.Request, e *errs.Error) {
 	case "text/html":
 		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 		w.WriteHeader(code)
-		fmt.Fprintf(w, "<html>\n <head>\n  <title>%s</title>\n </head>\n <body>\n  <h1>%s</h1>\n  %s\n </body>\n</html>", status, status, body(html.EscapeString))
+		fmt.Fprintf(w, "<html>\n <head>\n  <title>%s</title>\n </head>\n <body>\n  <h1>%s</h1>\n  %s\n </body>\n</html>", status, status, body(pyEscape.Replace))
 	default:
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 		w.WriteHeader(code)
 		fmt.Fprintf(w, "%s\n\n%s\n\n   ", status, e.Message)
 	}
 }
+
+// pyEscape is Python's html.escape, which webob uses for the HTML body.
+var pyEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;")
 
 // pickErrorType chooses between webob's offers text/html and
 // application/json by q-value; ties go to text/html (offer order); neither
