@@ -428,13 +428,13 @@ func (s *Service) UpdateSubnet(ctx context.Context, c Caller, id string, sp Subn
 		if err := s.fillSubnet(sn, sp, false); err != nil {
 			return err
 		}
+		// Not save(): the row's shared column follows the network.
+		sn.Revision++
+		sn.UpdatedAt = Time{s.now()}
 		nrow, err := toRow(sn)
 		if err != nil {
 			return err
 		}
-		sn.Revision++
-		sn.UpdatedAt = Time{s.now()}
-		nrow, _ = toRow(sn)
 		nrow.Shared = row.Shared
 		return o.Update(ctx, KindSubnet, nrow)
 	})
