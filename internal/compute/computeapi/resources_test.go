@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/availabilityzones"
@@ -18,6 +19,9 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/gureum/gureum/internal/agent"
+	"github.com/gureum/gureum/internal/app"
+	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/testenv"
 )
 
@@ -402,4 +406,55 @@ func TestHypervisorsAndServices(t *testing.T) {
 		t.Fatalf("forced down service %v", out.Services[0])
 	}
 	_ = pagination.Pager{}
+}
+
+// TestAgentDownAndBack: a silent agent is marked down (its service too),
+// gets no servers, and is up again when it registers anew.
+func TestAgentDownAndBack(t *testing.T) {
+	t.Parallel()
+	s := start(t, fake(8, 8192, 100), func(c *config.Config) {
+		c.Compute.HeartbeatInterval = 50 * time.Millisecond
+		c.Compute.AgentDownTime = 300 * time.Millisecond
+	})
+	adminPC := s.Admin(t)
+	sc := computeClient(t, s, adminPC, "2.11")
+	state := func() string {
+		pages, err := services.List(sc, nil).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs, _ := services.ExtractServices(pages)
+		return svcs[0].State
+	}
+	// Heartbeats keep it up well past the down time.
+	time.Sleep(time.Second)
+	if st := state(); st != "up" {
+		t.Fatalf("state with heartbeats %s", st)
+	}
+	s.App.Agent.Stop()
+	testenv.Eventually(t, 10*time.Second, "service down", func() bool { return state() == "down" })
+	sv := waitStatus(t, sc, createServer(t, sc, "while-down", nil), "ERROR")
+	if !strings.Contains(sv.Fault.Message, "No valid host") {
+		t.Fatalf("fault %+v", sv.Fault)
+	}
+	restartFake(t, s)
+	testenv.Eventually(t, 10*time.Second, "service up", func() bool { return state() == "up" })
+	waitStatus(t, sc, createServer(t, sc, "after", nil), "ACTIVE")
+}
+
+func restartFake(t *testing.T, s *testenv.Server) {
+	t.Helper()
+	nc, err := s.App.Bus.Connect(ctx, "agent-again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv, err := app.NewComputeDriver(s.App.Config, s.App.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := agent.New(nc, drv, app.AgentOptions(s.App.Config, s.App.Log))
+	if err := ag.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ag.Stop(); nc.Close() })
 }
