@@ -315,6 +315,14 @@ func (s *Service) save(ctx context.Context, o Ops, r Resource) error {
 	if err != nil {
 		return err
 	}
+	if KindOf(r) == KindSubnet {
+		// A subnet's shared column follows its network, not the body.
+		cur, err := o.Get(ctx, KindSubnet, row.ID, false)
+		if err != nil {
+			return err
+		}
+		row.Shared = cur.Shared
+	}
 	return o.Update(ctx, KindOf(r), row)
 }
 

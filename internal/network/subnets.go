@@ -428,15 +428,7 @@ func (s *Service) UpdateSubnet(ctx context.Context, c Caller, id string, sp Subn
 		if err := s.fillSubnet(sn, sp, false); err != nil {
 			return err
 		}
-		// Not save(): the row's shared column follows the network.
-		sn.Revision++
-		sn.UpdatedAt = Time{s.now()}
-		nrow, err := toRow(sn)
-		if err != nil {
-			return err
-		}
-		nrow.Shared = row.Shared
-		return o.Update(ctx, KindSubnet, nrow)
+		return s.save(ctx, o, sn)
 	})
 	return sn, err
 }

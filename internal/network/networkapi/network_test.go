@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/attributestags"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/dns"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/external"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/extradhcpopts"
@@ -396,6 +397,18 @@ func TestProjectIsolation(t *testing.T) {
 	// visible but not attachable, and its subnet is hidden.
 	if _, err := ports.Create(ctx, e.p2, ports.CreateOpts{NetworkID: shared.ID}).Extract(); err != nil {
 		t.Fatalf("port on shared network: %v", err)
+	}
+	// Subnets of shared networks stay visible after their owner changes them.
+	all, _ = subnets.List(e.admin, subnets.ListOpts{NetworkID: shared.ID}).AllPages(ctx)
+	sns, _ := subnets.ExtractSubnets(all)
+	if err := attributestags.Add(ctx, e.admin, "subnets", sns[0].ID, "t").ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := subnets.Update(ctx, e.admin, sns[0].ID, subnets.UpdateOpts{Name: ptr("renamed")}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := subnets.Get(ctx, e.p2, sns[0].ID).Extract(); err != nil || got.Name != "renamed" {
+		t.Fatalf("p2 sees the shared subnet: %v %+v", err, got)
 	}
 	wantStatus(t, "p2 updates shared", networks.Update(ctx, e.p2, shared.ID, networks.UpdateOpts{Name: ptr("x")}).Err, 403)
 	wantStatus(t, "p2 port on external", ports.Create(ctx, e.p2, ports.CreateOpts{NetworkID: ext.ID}).Err, 403)
