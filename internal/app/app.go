@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Identity = identityFor(db, cfg, log)
 	a.http.SetAuth(a.Identity)
 	if a.Image, err = image.New(ctx, store.NewImage(db), image.Config{Dir: cfg.Image.Dir, QuotaImages: cfg.Image.QuotaImages,
-		QuotaBytes: cfg.Image.QuotaBytes, MaxImageSize: cfg.Image.MaxImageSize, MaxVirtualSize: cfg.Image.MaxVirtualSize}, log); err != nil {
+		QuotaBytes: cfg.Image.QuotaBytes, MaxImageSize: cfg.Image.MaxImageSize, MaxVirtualSize: cfg.Image.MaxVirtualSize, HashAlgo: cfg.Image.HashAlgo}, log); err != nil {
 		return nil, err
 	}
 

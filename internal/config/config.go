@@ -84,6 +84,9 @@ type Image struct {
 	MaxVirtualSize int64 `yaml:"max_virtual_size"`
 	// MaxImageSize is the largest image upload (glance's image_size_cap).
 	MaxImageSize int64 `yaml:"max_image_size"`
+	// HashAlgo is the os_hash_algo computed with md5 on upload (glance's
+	// hashing_algorithm): sha512 (default), sha384 or sha256.
+	HashAlgo string `yaml:"hash_algo"`
 }
 
 // Network configures neutron.
@@ -273,6 +276,11 @@ func (c *Config) Validate() error {
 	}
 	if im := c.Image; im.QuotaImages < 0 || im.QuotaBytes < 0 || im.MaxImageSize < 0 || im.MaxVirtualSize < 0 {
 		bad("image quotas and size limits must not be negative")
+	}
+	switch c.Image.HashAlgo {
+	case "", "sha256", "sha384", "sha512":
+	default:
+		bad("image.hash_algo %q: want sha256, sha384 or sha512", c.Image.HashAlgo)
 	}
 	if c.Network.UnderlayMTU < 576 || c.Network.UnderlayMTU > 9216 {
 		bad("network.underlay_mtu must be between 576 and 9216")

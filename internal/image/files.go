@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
@@ -30,6 +31,8 @@ type Files struct {
 	chunk   int
 	buffers int
 	pool    sync.Pool
+	// algo is the multihash computed beside md5 (os_hash_algo).
+	algo string
 }
 
 // Pipeline sizes: 1 MiB reads keep syscalls few; four buffers let the
@@ -46,7 +49,7 @@ const (
 // NewFiles opens (creating) the store in dir and removes temporary files a
 // crash may have left behind.
 func NewFiles(dir string) (*Files, error) {
-	f := &Files{dir: dir, chunk: defaultChunk, buffers: defaultBuffers}
+	f := &Files{dir: dir, chunk: defaultChunk, buffers: defaultBuffers, algo: HashAlgo}
 	f.pool.New = func() any { b := make([]byte, f.chunk); return &b }
 	for _, d := range []string{dir, f.tmpDir(), f.stageDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -65,6 +68,27 @@ func NewFiles(dir string) (*Files, error) {
 
 func (f *Files) tmpDir() string   { return filepath.Join(f.dir, ".tmp") }
 func (f *Files) stageDir() string { return filepath.Join(f.dir, "staging") }
+
+// SetHashAlgo chooses the multihash (one of HashAlgos).
+func (f *Files) SetHashAlgo(algo string) error {
+	if newHash(algo) == nil {
+		return fmt.Errorf("image store: unsupported hash algorithm %q", algo)
+	}
+	f.algo = algo
+	return nil
+}
+
+func newHash(algo string) hash.Hash {
+	switch algo {
+	case "sha256":
+		return sha256.New()
+	case "sha384":
+		return sha512.New384()
+	case "sha512":
+		return sha512.New()
+	}
+	return nil
+}
 
 // Dir is the store's directory.
 func (f *Files) Dir() string { return f.dir }
@@ -168,7 +192,7 @@ type chunk struct {
 	refs atomic.Int32
 }
 
-// Receive streams r into a temporary file, computing md5 and sha512 on the
+// Receive streams r into a temporary file, computing md5 and the multihash on the
 // way, and fsyncs it. It reads at most limit bytes (a longer stream is a
 // TooLarge error). Memory use is fixed: the reader, the two hashers and the
 // disk writer run concurrently over a small ring of buffers, so the upload
@@ -200,7 +224,7 @@ func (f *Files) Receive(ctx context.Context, id string, r io.Reader, limit int64
 			free <- c
 		}
 	}
-	md5h, shah := md5.New(), sha512.New()
+	md5h, shah := md5.New(), newHash(f.algo)
 	queues := []chan *chunk{make(chan *chunk, f.buffers), make(chan *chunk, f.buffers), make(chan *chunk, f.buffers)}
 	var wg sync.WaitGroup
 	hasher := func(q chan *chunk, h hash.Hash) {
@@ -276,7 +300,7 @@ func (f *Files) Receive(ctx context.Context, id string, r io.Reader, limit int64
 	if err := file.Sync(); err != nil {
 		return nil, errs.Internal(err)
 	}
-	t.Info = DataInfo{Size: total, MD5: hex.EncodeToString(md5h.Sum(nil)), SHA512: hex.EncodeToString(shah.Sum(nil))}
+	t.Info = DataInfo{Size: total, MD5: hex.EncodeToString(md5h.Sum(nil)), HashAlgo: f.algo, HashValue: hex.EncodeToString(shah.Sum(nil))}
 	ok = true
 	return t, nil
 }

@@ -42,7 +42,7 @@ func TestReceive(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, sh := md5.Sum(data), sha512.Sum512(data)
-	if tmp.Info.Size != int64(len(data)) || tmp.Info.MD5 != hex.EncodeToString(md[:]) || tmp.Info.SHA512 != hex.EncodeToString(sh[:]) {
+	if tmp.Info.Size != int64(len(data)) || tmp.Info.MD5 != hex.EncodeToString(md[:]) || tmp.Info.HashValue != hex.EncodeToString(sh[:]) || tmp.Info.HashAlgo != "sha512" {
 		t.Fatalf("info %+v", tmp.Info)
 	}
 	if err := tmp.Commit(f.Path("x")); err != nil {

@@ -41,6 +41,10 @@ const StoreID = "file"
 // HashAlgo is the os_hash_algo glance uses by default.
 const HashAlgo = "sha512"
 
+// HashAlgos are the os_hash_algo values the store can compute (glance's
+// hashing_algorithm option).
+var HashAlgos = []string{"sha256", "sha384", "sha512"}
+
 // DiskFormats and ContainerFormats are glance's default allowed values.
 var (
 	DiskFormats      = []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"}
@@ -83,7 +87,8 @@ func (i *Image) HasData() bool { return i.Size != nil && i.Checksum != "" }
 type DataInfo struct {
 	Size        int64
 	MD5         string
-	SHA512      string
+	HashAlgo    string
+	HashValue   string
 	VirtualSize *int64
 	Format      string // detected format
 }

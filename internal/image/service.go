@@ -41,6 +41,8 @@ type Config struct {
 	MaxVirtualSize int64
 	// QemuImg is the qemu-img binary; "" looks it up on PATH, "-" disables.
 	QemuImg string
+	// HashAlgo is os_hash_algo ("" means sha512, glance's default).
+	HashAlgo string
 }
 
 // Caller is who acts, as the service needs to know it.
@@ -67,6 +69,11 @@ func New(ctx context.Context, st Store, cfg Config, log *slog.Logger) (*Service,
 	files, err := NewFiles(cfg.Dir)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.HashAlgo != "" {
+		if err := files.SetHashAlgo(cfg.HashAlgo); err != nil {
+			return nil, err
+		}
 	}
 	qemu := cfg.QemuImg
 	switch qemu {
@@ -442,8 +449,8 @@ func setData(img *Image, info DataInfo) {
 	img.Size = &size
 	img.VirtualSize = info.VirtualSize
 	img.Checksum = info.MD5
-	img.HashAlgo = HashAlgo
-	img.HashValue = info.SHA512
+	img.HashAlgo = info.HashAlgo
+	img.HashValue = info.HashValue
 	img.Status = StatusActive
 }
 

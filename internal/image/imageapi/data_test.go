@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -417,5 +418,18 @@ func TestUploadRaces(t *testing.T) {
 	}
 	if _, err := os.Stat(s.App.Image.Files().Path(img.ID)); !os.IsNotExist(err) {
 		t.Fatal("data of a deleted image kept")
+	}
+}
+
+// TestHashAlgoConfig: image.hash_algo picks the os_hash_algo.
+func TestHashAlgoConfig(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t, func(c *config.Config) { c.Image.HashAlgo = "sha256" })
+	c := imageClient(t, s, s.Admin(t))
+	data := []byte("hash me")
+	img := rawImage(t, c, "h", data)
+	sum := sha256.Sum256(data)
+	if img.Properties["os_hash_algo"] != "sha256" || img.Properties["os_hash_value"] != hex.EncodeToString(sum[:]) {
+		t.Fatalf("hash %v %v", img.Properties["os_hash_algo"], img.Properties["os_hash_value"])
 	}
 }
