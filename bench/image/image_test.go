@@ -128,7 +128,8 @@ func heapPeak() (stop func() uint64) {
 func BenchmarkImageData(b *testing.B) {
 	mib := sizeMB()
 	size := mib << 20
-	s := testenv.StartServer(b, func(c *config.Config) { c.Log.Level = "error" })
+	// GUREUM_BENCH_HASH=sha256 measures image.hash_algo: sha256.
+	s := testenv.StartServer(b, func(c *config.Config) { c.Log.Level = "error"; c.Image.HashAlgo = os.Getenv("GUREUM_BENCH_HASH") })
 	c := s.ServiceClient(b, s.Admin(b), "image", "v2")
 	dir := s.Config.Image.Dir
 	src := filepath.Join(s.DataDir, "bench-src.bin")
