@@ -118,7 +118,10 @@ type keyRing struct {
 	onChange func()
 }
 
-const keyRefresh = 30 * time.Second
+// keyRefresh bounds how long a rotation made elsewhere (`gureum admin
+// rotate-keys`, another server) takes to reach this server: a key rotated
+// out stops validating within it. Reloading is one small read a second.
+const keyRefresh = time.Second
 
 func (k *keyRing) load(ctx context.Context) error {
 	keys, err := k.store.FernetKeys(ctx)

@@ -19,7 +19,9 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/gureum/gureum/internal/app"
 	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/platform/logging"
 	"github.com/gureum/gureum/internal/testenv"
 )
 
@@ -472,4 +474,30 @@ func TestTwoServers(t *testing.T) {
 		ok, _ := tokensValidate(b, other)
 		return !ok
 	})
+}
+
+// TestRotateKeysCommand rotates through app.RotateKeys, what `gureum admin
+// rotate-keys` runs, on its own database handle while the server runs: the
+// server picks the new keys up within its key refresh (1 s).
+func TestRotateKeysCommand(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t)
+	tok := s.Admin(t).Token()
+	if _, err := app.RotateKeys(ctx, s.Config, logging.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the key refresh: the server has the new set
+	if ok, code := tokensValidate(s, tok); !ok {
+		t.Fatalf("token invalid after one rotation: %d", code)
+	}
+	for i := 0; i < s.Config.Identity.MaxActiveKeys; i++ {
+		if _, err := app.RotateKeys(ctx, s.Config, logging.Discard()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, "the rotated-out key to be dropped", func() bool {
+		ok, _ := tokensValidate(s, tok)
+		return !ok
+	})
+	s.Admin(t) // new tokens work
 }
