@@ -743,7 +743,53 @@ type networksDoc struct {
 	Requests []compute.NetworkRequest `json:"requests"`
 }
 
-func scanServer(sc scanner) (*compute.Server, error) {
+// decodeCache keeps the decoded form of JSON columns repeated across the
+// rows of one listing (servers of a flavor share its snapshot, most have
+// the same security groups): /servers/detail decodes each once.
+type decodeCache struct {
+	flavors map[string]compute.Flavor
+	sgs     map[string][]string
+}
+
+func (c *decodeCache) flavor(raw string, dst *compute.Flavor) {
+	if c == nil {
+		fromJSON(raw, dst)
+		return
+	}
+	if f, ok := c.flavors[raw]; ok {
+		*dst = f
+		return
+	}
+	fromJSON(raw, dst)
+	if c.flavors == nil {
+		c.flavors = map[string]compute.Flavor{}
+	}
+	c.flavors[raw] = *dst
+}
+
+func (c *decodeCache) strings(raw string) []string {
+	if raw == "[]" || raw == "" {
+		return nil
+	}
+	if c != nil {
+		if v, ok := c.sgs[raw]; ok {
+			return v
+		}
+	}
+	var out []string
+	fromJSON(raw, &out)
+	if c != nil {
+		if c.sgs == nil {
+			c.sgs = map[string][]string{}
+		}
+		c.sgs[raw] = out
+	}
+	return out
+}
+
+func scanServer(sc scanner) (*compute.Server, error) { return scanServerCached(sc, nil) }
+
+func scanServerCached(sc scanner, cache *decodeCache) (*compute.Server, error) {
 	var s compute.Server
 	var desc sql.NullString
 	var flavor, oldFlavor, meta, nets, ports, sgs, fault string
@@ -757,18 +803,24 @@ func scanServer(sc scanner) (*compute.Server, error) {
 		d := desc.String
 		s.Description = &d
 	}
-	fromJSON(flavor, &s.Flavor)
+	cache.flavor(flavor, &s.Flavor)
 	if oldFlavor != "" {
 		s.OldFlavor = &compute.Flavor{}
 		fromJSON(oldFlavor, s.OldFlavor)
 	}
 	s.Metadata = map[string]string{}
-	fromJSON(meta, &s.Metadata)
-	var nd networksDoc
-	fromJSON(nets, &nd)
-	s.Networks, s.NetworksMode = nd.Requests, nd.Mode
-	fromJSON(ports, &s.Ports)
-	fromJSON(sgs, &s.SecurityGroups)
+	if meta != "{}" {
+		fromJSON(meta, &s.Metadata)
+	}
+	if nets != `{"requests":null}` && nets != "[]" {
+		var nd networksDoc
+		fromJSON(nets, &nd)
+		s.Networks, s.NetworksMode = nd.Requests, nd.Mode
+	}
+	if ports != "[]" {
+		fromJSON(ports, &s.Ports)
+	}
+	s.SecurityGroups = cache.strings(sgs)
 	if fault != "" {
 		s.Fault = &compute.Fault{}
 		fromJSON(fault, s.Fault)
@@ -991,8 +1043,9 @@ func (s *Compute) ListServers(ctx context.Context, f compute.ServerFilter) ([]*c
 		return nil, err
 	}
 	var out []*compute.Server
+	cache := &decodeCache{}
 	for rows.Next() {
-		sv, err := scanServer(rows)
+		sv, err := scanServerCached(rows, cache)
 		if err != nil {
 			rows.Close()
 			return nil, err
