@@ -34,9 +34,11 @@ var Rules = map[string]string{
 	"identity:domain_grant_admin":  "role:admin and domain_id:%(target.domain_id)s and domain_id:%(target.actor.domain_id)s",
 	"identity:domain_grant_reader": "role:reader and domain_id:%(target.domain_id)s",
 
-	"identity:validate_token":    "rule:service_or_admin or rule:token_subject or rule:system_reader",
-	"identity:check_token":       "rule:service_or_admin or rule:token_subject or rule:system_reader",
-	"identity:revoke_token":      "rule:service_or_admin or rule:token_subject or rule:system_admin",
+	// As keystone's current defaults: services, the token's own user, and
+	// cloud readers — not the admin of any project.
+	"identity:validate_token":    "rule:service_role or rule:token_subject or rule:identity:cloud_reader",
+	"identity:check_token":       "rule:service_role or rule:token_subject or rule:identity:cloud_reader",
+	"identity:revoke_token":      "rule:service_role or rule:token_subject or rule:identity:cloud_admin",
 	"identity:get_auth_catalog":  "",
 	"identity:get_auth_projects": "",
 	"identity:get_auth_domains":  "",

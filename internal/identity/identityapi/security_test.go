@@ -184,6 +184,11 @@ func TestRBAC(t *testing.T) {
 	wantCode(t, roles.Assign(ctx, padmin, adminRole, roles.AssignOpts{UserID: p2.UserID, ProjectID: p1.ID}).Err, 403, "project admin grants itself another project")
 	wantCode(t, users.List(padmin, nil).EachPage(ctx, nopPage), 403, "project admin lists users")
 	wantCode(t, domains.Create(ctx, padmin, domains.CreateOpts{Name: "evil"}).Err, 403, "project admin creates domain")
+	// ...nor read another user's token.
+	resp, b := s.HTTP(t, "GET", "/identity/v3/auth/tokens", s.LoginProject(t, p2).Token(), "", "X-Subject-Token", s.LoginProject(t, p1).Token())
+	if resp.StatusCode != 403 {
+		t.Fatalf("project admin validates another's token: %d %s", resp.StatusCode, b)
+	}
 
 	// A domain admin manages its domain only.
 	d1 := must(domains.Create(ctx, admin, domains.CreateOpts{Name: "d1"}).Extract())(t)
