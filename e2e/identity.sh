@@ -23,6 +23,8 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Run from the scratch directory: the caller's directory may go away.
+cd "$WORK"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 URL="http://127.0.0.1:$PORT"
@@ -88,6 +90,22 @@ check "catalog has identity" contains identity
 check "token revoke" os token revoke "$TOKEN"
 check "revoked token is refused" bash -c "! curl -fsS -o /dev/null -H 'X-Auth-Token: $TOKEN' $URL/identity/v3/auth/catalog"
 
+# Key rotation with the admin command while the server runs: a token from
+# before one rotation still validates; after max_active_keys (3) rotations
+# its key is gone and it does not (the server reloads keys every second).
+valid() { curl -fsS -o /dev/null -H "X-Auth-Token: $1" -H "X-Subject-Token: $1" "$URL/identity/v3/auth/tokens"; }
+check "token issue before rotation" os token issue -f value -c id
+OLD=$LAST
+check "admin rotate-keys" "$BIN" admin rotate-keys --config "$WORK/gureum.yaml" --data-dir "$WORK/data"
+sleep 1.2
+check "token from before the rotation validates" valid "$OLD"
+for i in 1 2 3; do
+	check "admin rotate-keys $i" "$BIN" admin rotate-keys --config "$WORK/gureum.yaml" --data-dir "$WORK/data"
+done
+refused() { for _ in $(seq 1 50); do valid "$1" || return 0; sleep 0.2; done; return 1; }
+check "token refused after max_active_keys rotations" refused "$OLD"
+check "new tokens after rotations" os token issue -f value -c id
+
 # Domains.
 check "domain create" os domain create -f value -c id "e2e-dom-$S"
 DOM=$LAST
@@ -152,7 +170,8 @@ expect_fail "member cannot create roles" "${USER_ENV[@]}" openstack role create 
 
 # Application credentials: create as the user, then log in with it.
 check "application credential create" "${USER_ENV[@]}" openstack application credential create -f shell -c id -c secret "e2e-ac-$S"
-eval "$(sed 's/^/AC_/' <<<"$LAST")"
+AC_id=$(sed -n 's/^id="\(.*\)"$/\1/p' <<<"$LAST")
+AC_secret=$(sed -n 's/^secret="\(.*\)"$/\1/p' <<<"$LAST")
 check "application credential list" "${USER_ENV[@]}" openstack application credential list -f value -c Name
 check "application credential listed" contains "e2e-ac-$S"
 AC_ENV=(env -u OS_CLOUD -u OS_CLIENT_CONFIG_FILE OS_AUTH_URL="$URL/identity/v3" OS_IDENTITY_API_VERSION=3
