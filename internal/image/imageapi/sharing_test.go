@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/gophercloud/gophercloud/v2"
-
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/members"
 	"github.com/gophercloud/gophercloud/v2/pagination"
@@ -13,6 +12,7 @@ import (
 	"github.com/gureum/gureum/internal/testenv"
 )
 
+// visible lists the names of the images a client sees, following next links.
 func visible(t *testing.T, sc *gophercloud.ServiceClient, opts images.ListOpts) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
