@@ -163,6 +163,10 @@ func (s *Service) Create(ctx context.Context, c Caller, img *Image) (*Image, err
 	} else if img.Owner != c.Project && !c.Admin {
 		return nil, errs.Forbidden("You are not permitted to create images owned by '%s'.", img.Owner)
 	}
+	if img.Owner == "" {
+		// A system-scoped token has no project to own the image.
+		return nil, errs.Forbidden("An image needs an owner: use a project-scoped token or set 'owner'.")
+	}
 	if img.Visibility == "" {
 		img.Visibility = Shared
 	}
