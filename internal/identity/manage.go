@@ -501,9 +501,3 @@ func (s *Service) CreateAppCred(ctx context.Context, tok *Token, req AppCredRequ
 	}
 	return ac, secret, nil
 }
-
-// ValidateForCaller validates the caller's own token (the API layer needs
-// the full token, not just its policy credentials, for app credentials).
-func (s *Service) ValidateForCaller(ctx context.Context, id string) (*Token, error) {
-	return s.Validate(ctx, id)
-}
