@@ -182,6 +182,14 @@ check "app credential token is scoped to the project" contains "$PROJ"
 check "application credential delete" "${USER_ENV[@]}" openstack application credential delete "e2e-ac-$S"
 expect_fail "deleted application credential refused" "${AC_ENV[@]}" openstack token issue
 
+# The user changes its own password: its tokens stop working at once.
+check "user token before password change" "${USER_ENV[@]}" openstack token issue -f value -c id
+UTOK=$LAST
+check "user password set" "${USER_ENV[@]}" openstack user password set --original-password "pw-$S-secret" --password "pw-$S-new"
+check "token from before the change refused" bash -c "! curl -fsS -o /dev/null -H 'X-Auth-Token: $UTOK' -H 'X-Subject-Token: $UTOK' $URL/identity/v3/auth/tokens"
+expect_fail "old password refused" "${USER_ENV[@]}" openstack token issue
+check "new password works" "${USER_ENV[@]}" OS_PASSWORD="pw-$S-new" openstack token issue -f value -c id
+
 # Catalog resources.
 check "region create" os region create "e2e-region-$S"
 check "service create" os service create -f value -c id --name "e2e-svc-$S" "e2e-type-$S"
