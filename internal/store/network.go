@@ -55,13 +55,13 @@ func netTable(k network.Kind) string {
 
 var netColumns = map[string]string{"id": "id", "project_id": "project_id", "name": "name", "parent_id": "parent_id", "device_id": "device_id"}
 
-const netCols = `id, project_id, name, parent_id, device_id, shared, external, created_at, revision_number, body`
+const netCols = `id, project_id, name, parent_id, device_id, shared, external, created_at, revision_number, body, body_version`
 
 func scanNetRow(s scanner) (*network.Row, error) {
 	var r network.Row
 	var created int64
 	var body string
-	if err := s.Scan(&r.ID, &r.ProjectID, &r.Name, &r.ParentID, &r.DeviceID, &r.Shared, &r.External, &created, &r.Revision, &body); err != nil {
+	if err := s.Scan(&r.ID, &r.ProjectID, &r.Name, &r.ParentID, &r.DeviceID, &r.Shared, &r.External, &created, &r.Revision, &body, &r.BodyVersion); err != nil {
 		return nil, err
 	}
 	r.CreatedAt = FromMicros(created)
@@ -149,8 +149,8 @@ func (o netOps) Count(ctx context.Context, k network.Kind, q network.Query) (int
 }
 
 func (o netOps) Insert(ctx context.Context, k network.Kind, r *network.Row) error {
-	_, err := o.q.Exec(ctx, `INSERT INTO `+netTable(k)+` (`+netCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ProjectID, r.Name, r.ParentID, r.DeviceID, r.Shared, r.External, Micros(r.CreatedAt), r.Revision, string(r.Body))
+	_, err := o.q.Exec(ctx, `INSERT INTO `+netTable(k)+` (`+netCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ProjectID, r.Name, r.ParentID, r.DeviceID, r.Shared, r.External, Micros(r.CreatedAt), r.Revision, string(r.Body), r.BodyVersion)
 	if IsUnique(err) {
 		return errs.Conflict("%s %s already exists.", k, r.ID)
 	}
@@ -161,8 +161,8 @@ func (o netOps) Insert(ctx context.Context, k network.Kind, r *network.Row) erro
 }
 
 func (o netOps) Update(ctx context.Context, k network.Kind, r *network.Row) error {
-	res, err := o.q.Exec(ctx, `UPDATE `+netTable(k)+` SET project_id = ?, name = ?, parent_id = ?, device_id = ?, shared = ?, external = ?, revision_number = ?, body = ? WHERE id = ?`,
-		r.ProjectID, r.Name, r.ParentID, r.DeviceID, r.Shared, r.External, r.Revision, string(r.Body), r.ID)
+	res, err := o.q.Exec(ctx, `UPDATE `+netTable(k)+` SET project_id = ?, name = ?, parent_id = ?, device_id = ?, shared = ?, external = ?, revision_number = ?, body = ?, body_version = ? WHERE id = ?`,
+		r.ProjectID, r.Name, r.ParentID, r.DeviceID, r.Shared, r.External, r.Revision, string(r.Body), r.BodyVersion, r.ID)
 	return mustAffect(res, err, "%s %s could not be found.", k, r.ID)
 }
 

@@ -1,8 +1,6 @@
 package networkapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -134,6 +132,11 @@ func (a *API) list(d *resDef) httpx.HandlerFunc {
 				q.Limit = lq.limit + 1
 			}
 		}
+		if pushed && d.kind == network.KindPort && len(r.URL.Query()["fields"]) == 0 {
+			if done, err := a.listPortsFast(w, r, c, lq, q); done || err != nil {
+				return err
+			}
+		}
 		items, err := a.svc.List(r.Context(), c, d.kind, q)
 		if err != nil {
 			return err
@@ -148,36 +151,6 @@ func (a *API) list(d *resDef) httpx.HandlerFunc {
 			}
 		}
 		hidden := hiddenAttrs(r, d)
-		if pushed && d.kind == network.KindPort && len(r.URL.Query()["fields"]) == 0 {
-			if page, ok := fastPorts(items, hidden); ok {
-				more := lq.limit > 0 && len(page) > lq.limit
-				if more {
-					page, items = page[:lq.limit], items[:lq.limit]
-				}
-				// Written by hand: encoding []json.RawMessage would
-				// re-validate every port.
-				var buf bytes.Buffer
-				buf.Grow(len(page) * 900)
-				buf.WriteString(`{"ports":[`)
-				for i, p := range page {
-					if i > 0 {
-						buf.WriteByte(',')
-					}
-					buf.Write(p)
-				}
-				buf.WriteByte(']')
-				if lq.limit > 0 {
-					l, _ := json.Marshal(links(r, lq, items, more))
-					buf.WriteString(`,"ports_links":`)
-					buf.Write(l)
-				}
-				buf.WriteString("}\n")
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusOK)
-				_, _ = w.Write(buf.Bytes())
-				return nil
-			}
-		}
 		views := make([]obj, 0, len(items))
 		for _, it := range items {
 			v := render(d, it, hidden)
@@ -211,14 +184,6 @@ func (a *API) list(d *resDef) httpx.HandlerFunc {
 		httpx.WriteJSON(w, http.StatusOK, body)
 		return nil
 	}
-}
-
-func links(r *http.Request, lq *listQuery, items []network.Resource, more bool) []obj {
-	ids := make([]string, 0, len(items))
-	for _, it := range items {
-		ids = append(ids, network.IDOf(it))
-	}
-	return pageLinks(r, lq, ids, more)
 }
 
 // pageLinks are the next (when more) and previous (after a marker) links.

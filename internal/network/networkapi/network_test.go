@@ -1,6 +1,7 @@
 package networkapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -514,5 +515,36 @@ func TestPortSecurityDHCPOptsDNS(t *testing.T) {
 	err = ports.Update(ctx, e.p1, p.ID, portsecurity.PortUpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{}, PortSecurityEnabled: ptr(true)}).ExtractInto(&sec)
 	if err != nil || !sec.PortSecurityEnabled {
 		t.Fatalf("enable port security: %v %+v", err, sec)
+	}
+}
+
+// TestPortListRawMatchesShow: admins' port lists serve stored bodies as
+// they are; they must equal what a show (decode and render) answers.
+func TestPortListRawMatchesShow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	n := mustNetwork(t, e.p1, "n")
+	mustSubnet(t, e.p1, n.ID, "10.66.0.0/24")
+	p, err := ports.Create(ctx, e.p1, ports.CreateOpts{NetworkID: n.ID, Name: "x", AllowedAddressPairs: []ports.AddressPair{{IPAddress: "10.66.9.9"}}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := attributestags.ReplaceAll(ctx, e.p1, "ports", p.ID, attributestags.ReplaceAllOpts{Tags: []string{"b", "a"}}).Err; err != nil {
+		t.Fatal(err)
+	}
+	if err := attributestags.DeleteAll(ctx, e.p1, "ports", p.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ports.Update(ctx, e.admin, p.ID, portsbinding.UpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{}, HostID: ptr("node9")}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{e.adminTok, e.p1Tok} {
+		_, list := e.raw(t, "GET", "/v2.0/ports?network_id="+n.ID+"&limit=10", tok, "")
+		_, show := e.raw(t, "GET", "/v2.0/ports/"+p.ID, tok, "")
+		got, _ := json.Marshal(list["ports"].([]any)[0])
+		want, _ := json.Marshal(show["port"])
+		if string(got) != string(want) {
+			t.Fatalf("list and show differ:\n list %s\n show %s", got, want)
+		}
 	}
 }
