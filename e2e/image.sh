@@ -123,7 +123,8 @@ check "member downloads it" "${U2[@]}" openstack image save --file "$WORK/member
 check "  member data identical" cmp "$WORK/disk.qcow2" "$WORK/member.qcow2"
 expect_fail "member cannot delete" "${U2[@]}" openstack image delete "$ID"
 expect_fail "member cannot publicize" "${U2[@]}" openstack image set --public "$ID"
-expect_fail "owner (non-admin) cannot publicize" "${U2[@]}" openstack image create --public --disk-format raw "e2e-pub-$S"
+# </dev/null: without --file the CLI would upload whatever stdin holds.
+expect_fail "owner (non-admin) cannot publicize" "${U2[@]}" bash -c "openstack image create --public --disk-format raw 'e2e-pub-$S' </dev/null"
 
 # A crafted qcow2 whose backing file is /etc/passwd is refused, and leaves
 # no data behind.
