@@ -106,6 +106,9 @@ func (s *Service) recover(ctx context.Context) error {
 		return err
 	}
 	for _, id := range data {
+		if !ids.ValidUUID(id) {
+			continue // not ours: left alone
+		}
 		img, err := s.store.GetImage(ctx, id)
 		if errs.Is(err, errs.KindNotFound) || (err == nil && !img.HasData()) {
 			s.log.Warn("removing image data no image owns", "image_id", id)
@@ -113,6 +116,9 @@ func (s *Service) recover(ctx context.Context) error {
 		}
 	}
 	for _, id := range staged {
+		if !ids.ValidUUID(id) {
+			continue
+		}
 		img, err := s.store.GetImage(ctx, id)
 		if errs.Is(err, errs.KindNotFound) || (err == nil && img.Staged == nil) {
 			_ = os.Remove(s.files.StagePath(id))
