@@ -27,6 +27,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/gureum/gureum/internal/config"
+	"github.com/gureum/gureum/internal/image"
 	"github.com/gureum/gureum/internal/testenv"
 )
 
@@ -298,6 +299,19 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if resp, b := s.HTTP(t, "POST", "/image/v2/images/"+img.ID+"/members", c.TokenID, `{"member":"`+p2.ID+`"}`); resp.StatusCode != 200 {
 		t.Fatalf("add member %d %s", resp.StatusCode, b)
 	}
+	// What a crash could leave: an image stuck in saving, a temporary
+	// file, data no image owns; and a file that is not ours.
+	stuck := create(t, c, images.CreateOpts{Name: "stuck", DiskFormat: "raw", ContainerFormat: "bare"})
+	if _, err := s.App.Image.Update(ctx, stuck.ID, func(i *image.Image) error { i.Status = image.StatusSaving; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	imgDir := s.Config.Image.Dir
+	orphan := filepath.Join(imgDir, "6c1b8a4e-0000-4000-8000-000000000001")
+	for _, p := range []string{orphan, filepath.Join(imgDir, ".tmp", "x-123"), filepath.Join(imgDir, "notes.txt")} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.Stop()
 
 	s = testenv.StartServer(t, inDir)
@@ -313,6 +327,18 @@ func TestRestartKeepsEverything(t *testing.T) {
 	resp, b := s.HTTP(t, "GET", "/image/v2/images/"+img.ID+"/members/"+p2.ID, c.TokenID, "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("member after restart %d %s", resp.StatusCode, b)
+	}
+	if got, _ := images.Get(ctx, c, stuck.ID).Extract(); got.Status != images.ImageStatusQueued {
+		t.Fatalf("interrupted upload left %s", got.Status)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatal("orphan data kept")
+	}
+	if n := tmpFiles(t, s); len(n) != 0 {
+		t.Fatalf("temporary files kept: %v", n)
+	}
+	if _, err := os.Stat(filepath.Join(imgDir, "notes.txt")); err != nil {
+		t.Fatal("a file that is not an image was removed")
 	}
 }
 
