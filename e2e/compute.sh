@@ -186,10 +186,19 @@ check "create action recorded" contains create
 check "project create" openstack project create "e2e-p-$S"
 check "user create" openstack user create --password "pw-$S" "e2e-u-$S"
 check "role add" openstack role add --project "e2e-p-$S" --user "e2e-u-$S" member
-OTHER=(--os-username "e2e-u-$S" --os-password "pw-$S" --os-project-name "e2e-p-$S")
-check "other project lists no servers" val server list "${OTHER[@]}" -c ID
+# The other user logs in with plain OS_* variables (with OS_CLOUD the
+# clouds.yaml scope would win over --os-project-name).
+other() {
+	env -u OS_CLOUD -u OS_CLIENT_CONFIG_FILE OS_AUTH_URL="$URL/identity/v3" OS_IDENTITY_API_VERSION=3 \
+		OS_USERNAME="e2e-u-$S" OS_PASSWORD="pw-$S" OS_PROJECT_NAME="e2e-p-$S" \
+		OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default openstack "$@"
+}
+check "other project's token" other token issue -f value -c project_id
+check "other project lists no servers" other server list -f value -c ID
 check "list is empty" test -z "$LAST"
-expect_fail "other project cannot show it" openstack server show "${OTHER[@]}" "$VM"
+expect_fail "other project cannot show it" other server show "$VM"
+expect_fail "other project cannot delete it" other server delete "$VM"
+expect_fail "other project cannot stop it" other server stop "$VM"
 check "admin --all-projects" val server list --all-projects -c ID
 check "admin sees it" contains "$VM"
 
