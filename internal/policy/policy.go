@@ -298,12 +298,14 @@ type Enforcer struct {
 	mu    sync.RWMutex
 	src   map[string]string
 	rules map[string]node
+	// overridden names came from the operator and win over defaults.
+	overridden map[string]bool
 }
 
 // New compiles the given rules. Later maps override earlier ones, so
 // defaults come first and operator overrides last.
 func New(ruleSets ...map[string]string) (*Enforcer, error) {
-	e := &Enforcer{src: map[string]string{}, rules: map[string]node{}}
+	e := &Enforcer{src: map[string]string{}, rules: map[string]node{}, overridden: map[string]bool{}}
 	for _, rs := range ruleSets {
 		for name, s := range rs {
 			n, err := Parse(s)
@@ -312,18 +314,28 @@ func New(ruleSets ...map[string]string) (*Enforcer, error) {
 			}
 			e.src[name] = s
 			e.rules[name] = n
+			e.overridden[name] = true
 		}
 	}
 	return e, nil
 }
 
-// Add compiles and adds rules (a service registering its defaults).
+// Add compiles and adds default rules (a service registering its
+// defaults). All services share one namespace of rule names, as OpenStack's
+// do when their policy files are merged: a name two services define
+// differently is an error, not a silent choice.
 func (e *Enforcer) Add(rs map[string]string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for name, s := range rs {
-		if _, exists := e.src[name]; exists {
-			continue // an override loaded earlier wins
+		if e.overridden[name] {
+			continue // the operator's override wins
+		}
+		if prev, exists := e.src[name]; exists {
+			if prev != s {
+				return fmt.Errorf("rule %q defined twice: %q and %q", name, prev, s)
+			}
+			continue
 		}
 		n, err := Parse(s)
 		if err != nil {

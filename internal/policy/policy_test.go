@@ -53,3 +53,23 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAddConflicts(t *testing.T) {
+	e, err := New(map[string]string{"owner": "role:admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The operator's override wins over any default.
+	if err := e.Add(map[string]string{"owner": "project_id:%(project_id)s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Add(map[string]string{"a": "role:x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Add(map[string]string{"a": "role:x"}); err != nil {
+		t.Fatalf("same definition twice: %v", err)
+	}
+	if err := e.Add(map[string]string{"a": "role:y"}); err == nil {
+		t.Fatal("conflicting definitions accepted")
+	}
+}
