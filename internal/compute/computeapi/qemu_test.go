@@ -82,6 +82,7 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 		c.Compute.TaskTimeout = 3 * time.Minute
 		c.Compute.NodeName = fmt.Sprintf("node-%d", os.Getpid())
 	})
+	t.Cleanup(func() { reapServers(t, s) })
 	imageID := tinyImages(t, s)
 	adminPC := s.Admin(t)
 	sc := computeClient(t, s, adminPC, "2.26")
@@ -287,10 +288,34 @@ func restartAgent(t *testing.T, s *testenv.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		reapServers(t, s) // while this agent can still destroy guests
 		ag.Stop()
 		nc.Close()
 		if c, ok := drv.(interface{ Close() }); ok {
 			c.Close()
 		}
 	})
+}
+
+// reapServers deletes every server left (a failed test must not leave
+// guests running on the machine).
+func reapServers(t *testing.T, s *testenv.Server) {
+	sc := computeClient(t, s, s.Admin(t), "")
+	pages, err := servers.List(sc, servers.ListOpts{AllTenants: true}).AllPages(ctx)
+	if err != nil {
+		return
+	}
+	list, _ := servers.ExtractServers(pages)
+	for _, sv := range list {
+		_ = servers.ForceDelete(ctx, sc, sv.ID).ExtractErr()
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, sv := range list {
+		for time.Now().Before(deadline) {
+			if _, err := servers.Get(ctx, sc, sv.ID).Extract(); gophercloud.ResponseCodeIs(err, 404) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }
