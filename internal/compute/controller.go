@@ -121,6 +121,46 @@ func (s *Service) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	s.observe(ctx, hb.Node, hb.Servers)
+	s.reconcile(ctx, hb.Node, hb.Servers)
+}
+
+// reconcile compares the servers the store places on node with those the
+// node reports: a settled server whose guest is gone is drift, recorded
+// as power state NOSTATE with a fault so operators and users see it
+// (nova's power-state sync); guests the store does not know are logged.
+func (s *Service) reconcile(ctx context.Context, node string, obs []agentapi.Observed) {
+	seen := make(map[string]bool, len(obs))
+	for _, o := range obs {
+		seen[o.ServerID] = true
+	}
+	placed, err := s.store.ListServers(ctx, ServerFilter{NodeID: node})
+	if err != nil {
+		return
+	}
+	known := make(map[string]bool, len(placed))
+	for _, sv := range placed {
+		known[sv.ID] = true
+		// A heartbeat sent while a task finished may predate its guest:
+		// only servers settled for a while count.
+		if seen[sv.ID] || sv.TaskState != "" || sv.VMState == VMBuilding || sv.VMState == VMError || sv.PowerState == agentapi.PowerNoState ||
+			s.now().Sub(sv.UpdatedAt) < 2*time.Second {
+			continue
+		}
+		s.log.Warn("drift: guest missing on its node", "server", sv.ID, "node", node, "vm_state", sv.VMState)
+		_, _ = s.store.UpdateServer(ctx, sv.ID, func(sv *Server) error {
+			if sv.TaskState != "" || sv.NodeID != node {
+				return errSkip
+			}
+			sv.PowerState = agentapi.PowerNoState
+			sv.Fault = &Fault{Code: 500, Message: driftFault, Details: "node " + node + " does not report it", Created: s.now()}
+			return nil
+		})
+	}
+	for id := range seen {
+		if !known[id] {
+			s.log.Warn("drift: node runs a guest the cloud does not place there", "server", id, "node", node)
+		}
+	}
 }
 
 func (s *Service) onState(m *nats.Msg) {
@@ -146,6 +186,9 @@ func (s *Service) observe(ctx context.Context, node string, obs []agentapi.Obser
 				return errSkip
 			}
 			sv.PowerState = o.PowerState
+			if sv.Fault != nil && sv.Fault.Message == driftFault {
+				sv.Fault = nil // the guest is back
+			}
 			if sv.TaskState == "" && sv.VMState == VMActive && o.PowerState == agentapi.PowerShutdown {
 				sv.VMState = VMStopped
 			}
@@ -158,6 +201,8 @@ func (s *Service) observe(ctx context.Context, node string, obs []agentapi.Obser
 }
 
 var errSkip = errors.New("skip")
+
+const driftFault = "The guest is missing on its compute node."
 
 // resumeInFlight drives servers a stopped controller left in BUILD
 // (tasks are idempotent by server, so resending is safe) and clears other

@@ -16,10 +16,13 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/limits"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/quotasets"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/gureum/gureum/internal/agent"
+	"github.com/gureum/gureum/internal/agentapi"
+	"github.com/gureum/gureum/internal/bus"
 	"github.com/gureum/gureum/internal/app"
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/testenv"
@@ -457,4 +460,24 @@ func restartFake(t *testing.T, s *testenv.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ag.Stop(); nc.Close() })
+}
+
+// TestDriftReported: a guest that vanishes from its node (outside the
+// API) is reported as NOSTATE by the heartbeat reconciliation.
+func TestDriftReported(t *testing.T) {
+	t.Parallel()
+	s := start(t, fake(8, 8192, 100), func(c *config.Config) { c.Compute.HeartbeatInterval = 50 * time.Millisecond })
+	sc := computeClient(t, s, s.Admin(t), "")
+	id := createServer(t, sc, "drifty", nil)
+	waitStatus(t, sc, id, "ACTIVE")
+	// Remove the guest behind the controller's back, through the bus as
+	// an operator's mistake on the node would.
+	var res agentapi.TaskResult
+	if err := bus.Request(ctx, s.App.Bus.Conn(), agentapi.TaskSubject(app.NodeName(s.App.Config)), agentapi.Task{ID: "oops", ServerID: id, Op: agentapi.OpDestroy}, &res); err != nil || !res.OK {
+		t.Fatalf("destroy on node: %v %+v", err, res)
+	}
+	testenv.Eventually(t, 10*time.Second, "drift reported", func() bool {
+		sv, err := servers.Get(ctx, sc, id).Extract()
+		return err == nil && sv.PowerState == servers.NOSTATE
+	})
 }
