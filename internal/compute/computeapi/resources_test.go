@@ -481,3 +481,46 @@ func TestDriftReported(t *testing.T) {
 		return err == nil && sv.PowerState == servers.NOSTATE
 	})
 }
+
+// TestNoServerErrorsOnBadInput throws malformed bodies and parameters at
+// every writable route: answers are 4xx, never 5xx.
+func TestNoServerErrorsOnBadInput(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	tok := s.Admin(t).Token()
+	sc := computeClient(t, s, s.Admin(t), "")
+	id := createServer(t, sc, "target", nil)
+	waitStatus(t, sc, id, "ACTIVE")
+	paths := []struct{ method, path string }{
+		{"POST", "/servers"}, {"PUT", "/servers/" + id}, {"POST", "/servers/" + id + "/action"},
+		{"PUT", "/servers/" + id + "/metadata"}, {"POST", "/servers/" + id + "/metadata"}, {"PUT", "/servers/" + id + "/metadata/k"},
+		{"PUT", "/servers/" + id + "/tags"}, {"POST", "/flavors"}, {"POST", "/flavors/1/os-extra_specs"}, {"PUT", "/flavors/1/os-extra_specs/k"},
+		{"POST", "/flavors/1/action"}, {"POST", "/os-keypairs"}, {"PUT", "/os-quota-sets/p"}, {"POST", "/os-server-groups"},
+		{"PUT", "/os-services/disable"}, {"PUT", "/os-services/force-down"},
+	}
+	bodies := []string{"", "null", "[]", "{}", `"x"`, "{", `{"server": 1}`, `{"server": {"name": 7}}`, `{"keypair": []}`,
+		`{"flavor": {"name": "x", "ram": "big", "vcpus": 1, "disk": 1}}`, `{"quota_set": {"instances": "many"}}`, `{"reboot": {"type": 1}}`,
+		`{"resize": {"flavorRef": {}}}`, `{"os-getConsoleOutput": {"length": "x"}}`, `{"createImage": {"name": ""}}`, `{"metadata": {"k": 1}}`,
+		`{"server": {"name": "x", "imageRef": "` + testImage + `", "flavorRef": "1", "min_count": "lots"}}`, `{"server_group": {"name": "g", "policies": "affinity"}}`,
+		`{"server": {"name": "x", "imageRef": "` + testImage + `", "flavorRef": "1", "networks": [{"uuid": 5}]}}`, `{"tags": ["a,b"]}`, `{"meta": {"k": "v", "j": "w"}}`}
+	for _, p := range paths {
+		for _, b := range bodies {
+			resp, raw := s.HTTP(t, p.method, "/compute/v2.1"+p.path, tok, b, "OpenStack-API-Version", "compute 2.26")
+			if resp.StatusCode >= 500 {
+				t.Errorf("%s %s %q: %d %s", p.method, p.path, b, resp.StatusCode, raw)
+			}
+		}
+	}
+	for _, q := range []string{"limit=-1", "limit=x", "marker=nope", "changes-since=x", "sort_key=evil;drop", "sort_dir=sideways", "status=WHAT", "tags=" + strings.Repeat("x", 5000)} {
+		resp, raw := s.HTTP(t, "GET", "/compute/v2.1/servers/detail?"+q, tok, "")
+		if resp.StatusCode >= 500 {
+			t.Errorf("list %s: %d %s", q, resp.StatusCode, raw)
+		}
+	}
+	for _, p := range []string{"/os-hypervisors/xyz", "/os-hypervisors/99999", "/os-simple-tenant-usage?start=bad", "/os-quota-sets/x/detail", "/servers/" + id + "/os-instance-actions/nope", "/servers/" + id + "/ips/nonet", "/flavors?minRam=-4", "/os-keypairs?limit=x"} {
+		resp, raw := s.HTTP(t, "GET", "/compute/v2.1"+p, tok, "", "OpenStack-API-Version", "compute 2.35")
+		if resp.StatusCode >= 500 {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, raw)
+		}
+	}
+}
