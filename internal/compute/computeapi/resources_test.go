@@ -18,6 +18,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/usage"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/gureum/gureum/internal/agent"
@@ -522,5 +523,58 @@ func TestNoServerErrorsOnBadInput(t *testing.T) {
 		if resp.StatusCode >= 500 {
 			t.Errorf("GET %s: %d %s", p, resp.StatusCode, raw)
 		}
+	}
+}
+
+func TestSimpleTenantUsageAndHypervisorDetails(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	adminPC := s.Admin(t)
+	admin := computeClient(t, s, adminPC, "2.28")
+	p := s.CreateProjectUser(t, "use-p", "use-alice", "member")
+	sc := computeClient(t, s, s.LoginProject(t, p), "")
+	id := createServer(t, sc, "metered", nil)
+	waitStatus(t, sc, id, "ACTIVE")
+	from := time.Now().Add(-time.Hour)
+	to := time.Now().Add(time.Hour)
+	var u *usage.TenantUsage
+	err := usage.SingleTenant(sc, p.ID, usage.SingleTenantOpts{Start: &from, End: &to}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
+		var err error
+		u, err = usage.ExtractSingleTenant(page)
+		return false, err
+	})
+	if err != nil || u == nil || u.TenantID != p.ID || len(u.ServerUsages) != 1 || u.ServerUsages[0].InstanceID != id || u.ServerUsages[0].VCPUs != 1 || u.ServerUsages[0].State != "active" {
+		t.Fatalf("usage %+v %v", u, err)
+	}
+	// Members see only their own project's usage; the listing is admin's.
+	noop := func(context.Context, pagination.Page) (bool, error) { return false, nil }
+	if err := usage.SingleTenant(sc, "someone-else", nil).EachPage(ctx, noop); !gophercloud.ResponseCodeIs(err, 403) {
+		t.Fatalf("other project's usage: %v", err)
+	}
+	if err := usage.AllTenants(sc, nil).EachPage(ctx, noop); !gophercloud.ResponseCodeIs(err, 403) {
+		t.Fatalf("member listed all usage: %v", err)
+	}
+	var all []usage.TenantUsage
+	err = usage.AllTenants(admin, usage.AllTenantsOpts{Detailed: true, Start: &from, End: &to}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
+		var err error
+		all, err = usage.ExtractAllTenants(page)
+		return false, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0].TenantID != p.ID {
+		t.Fatalf("all tenants %+v", all)
+	}
+	// Hypervisor details count the server and its allocation.
+	hpages, _ := hypervisors.List(admin, nil).AllPages(ctx)
+	hs, _ := hypervisors.ExtractHypervisors(hpages)
+	h, err := hypervisors.Get(ctx, admin, hs[0].ID).Extract()
+	if err != nil || h.RunningVMs != 1 || h.VCPUsUsed != 1 || h.MemoryMBUsed != 512 || h.CPUInfo.Arch != "x86_64" {
+		t.Fatalf("hypervisor %+v %v", h, err)
+	}
+	up, err := hypervisors.GetUptime(ctx, admin, hs[0].ID).Extract()
+	if err != nil || !strings.Contains(up.Uptime, "up") {
+		t.Fatalf("uptime %+v %v", up, err)
 	}
 }
