@@ -205,6 +205,7 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 	wait("ACTIVE", servers.RUNNING)
 
 	// Resize moves the guest to the new flavor (VERIFY_RESIZE, confirm).
+	readyBefore := strings.Count(consoleHas(t, sc, id, regexp.MustCompile(`ssh ready`), time.Minute), "gureum-guest: ssh ready")
 	must(servers.Resize(ctx, sc, id, servers.ResizeOpts{FlavorRef: "2"}).ExtractErr())
 	wait("VERIFY_RESIZE", servers.RUNNING)
 	must(servers.ConfirmResize(ctx, sc, id).ExtractErr())
@@ -212,7 +213,10 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 	if sv.Flavor["id"] != "2" {
 		t.Fatalf("flavor after resize %v", sv.Flavor)
 	}
-	consoleHas(t, sc, id, regexp.MustCompile(`(?s)Linux version.*Linux version.*Linux version.*gureum-guest: ssh ready`), 3*time.Minute)
+	testenv.Eventually(t, 3*time.Minute, "the resized guest to boot", func() bool {
+		out, err := servers.ShowConsoleOutput(ctx, sc, id, servers.ShowConsoleOutputOpts{}).Extract()
+		return err == nil && strings.Count(out, "gureum-guest: ssh ready") > readyBefore
+	})
 	if out, err := exec.Command("ip", "netns", "exec", ns, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@"+ip, "grep MemTotal /proc/meminfo").CombinedOutput(); err != nil || !memAtLeast(string(out), 1500*1024) {
 		t.Fatalf("guest memory after resize to 2048 MB: %v %s", err, out)
