@@ -279,11 +279,13 @@ func StatusToStates(status string) (vm string, ok bool) {
 // ServerFilter selects servers.
 type ServerFilter struct {
 	// ProjectID limits to one project; empty means all (admins with all_tenants).
-	ProjectID     string
-	UserID        string
-	IDs           []string
-	VMState       string
-	Status        string // exact API status, checked after the query
+	ProjectID string
+	UserID    string
+	IDs       []string
+	VMState   string
+	Status    string // exact API status, checked after the query
+	// IP and IP6 are regular expressions on the servers' fixed addresses.
+	IP, IP6       string
 	ImageRef      string
 	FlavorID      string
 	NodeID        string

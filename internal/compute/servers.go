@@ -564,8 +564,32 @@ func (s *Service) ListServers(ctx context.Context, f ServerFilter, name string) 
 			re = regexp.MustCompile(regexp.QuoteMeta(name))
 		}
 	}
+	var ipRE, ip6RE *regexp.Regexp
+	for _, x := range []struct {
+		src string
+		dst **regexp.Regexp
+	}{{f.IP, &ipRE}, {f.IP6, &ip6RE}} {
+		if x.src == "" {
+			continue
+		}
+		r, err := regexp.Compile(x.src)
+		if err != nil {
+			r = regexp.MustCompile(regexp.QuoteMeta(x.src))
+		}
+		*x.dst = r
+	}
+	matchIP := func(sv *Server, r *regexp.Regexp, v6 bool) bool {
+		for _, p := range sv.Ports {
+			for _, ip := range p.FixedIPs {
+				if strings.Contains(ip, ":") == v6 && r.MatchString(ip) {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	limit := f.Limit
-	post := re != nil || f.Status != "" || f.FlavorID != ""
+	post := re != nil || f.Status != "" || f.FlavorID != "" || ipRE != nil || ip6RE != nil
 	if post {
 		f.Limit = 0
 	}
@@ -585,6 +609,9 @@ func (s *Service) ListServers(ctx context.Context, f ServerFilter, name string) 
 			continue
 		}
 		if f.FlavorID != "" && sv.Flavor.ID != f.FlavorID {
+			continue
+		}
+		if (ipRE != nil && !matchIP(sv, ipRE, false)) || (ip6RE != nil && !matchIP(sv, ip6RE, true)) {
 			continue
 		}
 		out = append(out, sv)

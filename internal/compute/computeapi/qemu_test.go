@@ -145,6 +145,12 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 	if !strings.Contains(console, "gureum-guest: keys=1") {
 		t.Fatalf("console: the key did not arrive:\n%s", console)
 	}
+	if got := listServers(t, sc, servers.ListOpts{IP: "^" + regexp.QuoteMeta(ip) + "$"}); len(got) != 1 {
+		t.Fatalf("ip filter found %d", len(got))
+	}
+	if got := listServers(t, sc, servers.ListOpts{IP: "^192\\.0\\.2\\."}); len(got) != 0 {
+		t.Fatalf("ip filter matched %d", len(got))
+	}
 	ns := "qdhcp-" + net.ID
 	out, err := exec.Command("ip", "netns", "exec", ns, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@"+ip, "cat /sys/class/net/eth0/mtu").CombinedOutput()

@@ -101,6 +101,11 @@ func (a *API) serverFilter(c *call) (compute.ServerFilter, string, error) {
 		}
 		f.ChangesSince = t
 	}
+	// ip is open to everyone; ip6 to non-admins from 2.5 (nova's rules).
+	f.IP = q.Get("ip")
+	if c.c.Admin || c.v.AtLeast(2, 5) {
+		f.IP6 = q.Get("ip6")
+	}
 	if v := q.Get("uuid"); v != "" && c.c.Admin {
 		f.IDs = []string{v}
 	}
