@@ -217,6 +217,30 @@ func (s *Service) resumeInFlight(ctx context.Context) {
 		s.log.Info("resuming build", "server", sv.ID)
 		s.goBackground(func(ctx context.Context) { s.build(ctx, sv.ID, "req-resume-"+ids.Random(4)) })
 	}
+	// Other tasks a stopped controller left: deletes are driven again
+	// (destroy is idempotent); other actions lost their caller, so their
+	// task state is cleared and the next heartbeat settles power state.
+	all, err := s.store.ListServers(ctx, ServerFilter{})
+	if err != nil {
+		return
+	}
+	for _, sv := range all {
+		switch {
+		case sv.VMState == VMBuilding || sv.TaskState == "":
+		case sv.TaskState == TaskDeleting:
+			s.log.Info("resuming delete", "server", sv.ID)
+			s.goBackground(func(ctx context.Context) { s.destroy(ctx, sv, Caller{UserID: sv.UserID, ProjectID: sv.ProjectID, RequestID: "req-resume-" + ids.Random(4)}) })
+		default:
+			s.log.Warn("clearing a task left by a stopped controller", "server", sv.ID, "task_state", sv.TaskState)
+			_, _ = s.store.UpdateServer(ctx, sv.ID, func(x *Server) error {
+				if x.TaskState != sv.TaskState {
+					return errSkip
+				}
+				x.TaskState = ""
+				return nil
+			})
+		}
+	}
 }
 
 // sendTask sends a task to the server's node and waits for the result.

@@ -24,6 +24,7 @@ import (
 	"github.com/gureum/gureum/internal/agent"
 	"github.com/gureum/gureum/internal/agentapi"
 	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/compute"
 	"github.com/gureum/gureum/internal/app"
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/testenv"
@@ -577,4 +578,34 @@ func TestSimpleTenantUsageAndHypervisorDetails(t *testing.T) {
 	if err != nil || !strings.Contains(up.Uptime, "up") {
 		t.Fatalf("uptime %+v %v", up, err)
 	}
+}
+
+// TestControllerRestartResumes: a server left in BUILD (and one left
+// deleting) by a stopped controller is driven to its end by the next one.
+func TestControllerRestartResumes(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	sc := computeClient(t, s, s.Admin(t), "")
+	st := s.App.Compute.Store()
+	building := createServer(t, sc, "left-building", nil)
+	deleting := createServer(t, sc, "left-deleting", nil)
+	waitStatus(t, sc, building, "ACTIVE")
+	waitStatus(t, sc, deleting, "ACTIVE")
+	// Rewind the records as a crash in the middle would leave them.
+	if _, err := st.UpdateServer(ctx, building, func(sv *compute.Server) error {
+		sv.VMState, sv.TaskState = compute.VMBuilding, compute.TaskSpawning
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateServer(ctx, deleting, func(sv *compute.Server) error { sv.TaskState = compute.TaskDeleting; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	svc := compute.New(st, s.App.Bus.Conn(), nil, nil, nil, s.App.Compute.Config(), s.App.Log)
+	t.Cleanup(svc.Close)
+	if err := svc.StartController(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, sc, building, "ACTIVE")
+	waitGone(t, sc, deleting)
 }
