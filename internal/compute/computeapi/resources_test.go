@@ -609,3 +609,40 @@ func TestControllerRestartResumes(t *testing.T) {
 	waitStatus(t, sc, building, "ACTIVE")
 	waitGone(t, sc, deleting)
 }
+
+// TestRemoteAgentOverTCP runs the server without its in-process agent and
+// a node agent connected over TCP to the embedded NATS, as `gureum agent
+// --nats-url` does: servers land on the remote node.
+func TestRemoteAgentOverTCP(t *testing.T) {
+	t.Parallel()
+	s := start(t, fake(16, 16384, 100), func(c *config.Config) {
+		c.Compute.Agent = false
+		c.Compute.NATSListen = "127.0.0.1:0"
+	})
+	url := s.App.Bus.ClientURL()
+	if !strings.HasPrefix(url, "nats://127.0.0.1:") {
+		t.Fatalf("client URL %q", url)
+	}
+	cfg := s.App.Config
+	cfg.Compute.NodeName, cfg.Compute.NATSURL = "remote-1", url
+	nc, err := bus.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv, err := app.NewComputeDriver(cfg, s.App.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := agent.New(nc, drv, app.AgentOptions(cfg, s.App.Log))
+	if err := ag.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ag.Stop(); nc.Close() })
+	sc := computeClient(t, s, s.Admin(t), "")
+	id := createServer(t, sc, "on-remote", nil)
+	waitStatus(t, sc, id, "ACTIVE")
+	resp, body := s.HTTP(t, "GET", "/compute/v2.1/servers/"+id, sc.TokenID, "")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"OS-EXT-SRV-ATTR:host":"remote-1"`) {
+		t.Fatalf("server not on the remote node: %s", body)
+	}
+}
