@@ -4,8 +4,10 @@
 //   - BenchmarkReads: GET /servers/detail with 1,000 servers in the project
 //     (p50, p99) and GET /servers/{id} at concurrency 8 (p50, p99), on the
 //     fake hypervisor (the reads do not touch the agent);
+//
 //   - BenchmarkCreateFake: POST /servers to ACTIVE, control plane only
 //     (API, quota and placement claims, bus round trip to the agent);
+//
 //   - BenchmarkBootQEMU (root, `make test-image`): POST /servers to ACTIVE
 //     with a cached image (QEMU running, port plugged, DHCP host entry in
 //     place), create to the guest's first console line against a bare
