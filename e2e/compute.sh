@@ -10,10 +10,8 @@
 # removed.
 set -euo pipefail
 
-BIN=${1:?usage: $0 path/to/gureum}
-BIN=$(readlink -f "$BIN")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-command -v openstack >/dev/null || { echo "openstack CLI not installed (apt-get install python3-openstackclient)" >&2; exit 1; }
+source "$ROOT/e2e/lib.bash"
 
 DRIVER=fake
 IMG="$ROOT/build/images"
@@ -23,72 +21,14 @@ else
 	echo "note: not root, or QEMU/dnsmasq/the tiny image missing: API checks on the fake hypervisor only"
 fi
 
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-PID=""
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		# Delete what is left so no guest outlives the run.
-		for s in $(openstack server list --all-projects -f value -c ID 2>/dev/null); do openstack server delete --wait "$s" >/dev/null 2>&1 || true; done
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
+# Delete what is left so no guest outlives the run.
+e2e_before_stop() {
+	for s in $(openstack server list --all-projects -f value -c ID 2>/dev/null); do openstack server delete --wait "$s" >/dev/null 2>&1 || true; done
 }
-trap cleanup EXIT
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-URL="http://127.0.0.1:$PORT"
-cat >"$WORK/gureum.yaml" <<EOF
-identity:
-  bcrypt_cost: 4
-compute:
+e2e_start "${1:-}" "compute:
   driver: $DRIVER
   shutdown_timeout: 5s
-  node_name: e2e-$$
-EOF
-"$BIN" server --config "$WORK/gureum.yaml" --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do
-	curl -fsS "$URL/compute/" >/dev/null 2>&1 && break
-	kill -0 "$PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "server exited" >&2; exit 1; }
-	sleep 0.1
-done
-
-export OS_CLIENT_CONFIG_FILE="$WORK/data/clouds.yaml"
-export OS_CLOUD=gureum
-unset OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_TOKEN OS_AUTH_TYPE
-
-PASSED=0
-FAILED=0
-LAST=""
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>"$WORK/err"); then
-		[ "$1" = contains ] || LAST=$out
-		PASSED=$((PASSED + 1))
-		echo "ok   $name"
-	else
-		[ "$1" = contains ] || LAST=$out
-		FAILED=$((FAILED + 1))
-		echo "FAIL $name: $(head -c 400 "$WORK/err")"
-	fi
-}
-expect_fail() {
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		FAILED=$((FAILED + 1))
-		echo "FAIL $name: succeeded but should have failed"
-	else
-		PASSED=$((PASSED + 1))
-		echo "ok   $name"
-	fi
-}
-contains() { grep -q -- "$1" <<<"$LAST" || { echo "'$1' not in: $(head -c 600 <<<"$LAST")" >&2; return 1; }; }
-val() { openstack "$@" -f value; }
-S=$RANDOM
+  node_name: e2e-$$" /compute/
 
 # Flavors, availability zones, hypervisors, services, limits.
 check "flavor list" val flavor list -c Name
@@ -205,5 +145,4 @@ check "admin sees it" contains "$VM"
 check "server delete --wait" openstack server delete --wait "$VM"
 expect_fail "deleted server gone" openstack server show "$VM"
 
-echo "compute e2e ($DRIVER): $PASSED passed, $FAILED failed"
-[ "$FAILED" = 0 ]
+e2e_finish "compute ($DRIVER)"

@@ -10,76 +10,10 @@
 # the directory. Exits non-zero when any check fails.
 set -euo pipefail
 
-BIN=${1:?usage: $0 path/to/gureum}
-BIN=$(readlink -f "$BIN")
-command -v openstack >/dev/null || { echo "openstack CLI not installed (apt-get install python3-openstackclient)" >&2; exit 1; }
+source "$(dirname "$0")/lib.bash"
 command -v qemu-img >/dev/null || { echo "qemu-img not installed (apt-get install qemu-utils)" >&2; exit 1; }
+e2e_start "${1:-}"
 
-WORK=$(mktemp -d)
-PID=""
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill "$PID" 2>/dev/null || true
-		wait "$PID" 2>/dev/null || true
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-URL="http://127.0.0.1:$PORT"
-# A low bcrypt cost keeps the run short; the cost is tested elsewhere.
-cat >"$WORK/gureum.yaml" <<EOF
-identity:
-  bcrypt_cost: 4
-EOF
-"$BIN" server --config "$WORK/gureum.yaml" --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do
-	curl -fsS "$URL/identity/v3" >/dev/null 2>&1 && break
-	kill -0 "$PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "server exited" >&2; exit 1; }
-	sleep 0.1
-done
-
-export OS_CLIENT_CONFIG_FILE="$WORK/data/clouds.yaml"
-export OS_CLOUD=gureum
-unset OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_TOKEN OS_AUTH_TYPE
-
-PASSED=0
-FAILED=0
-LAST=""
-# check NAME CMD... runs the command, recording pass or fail; its stdout is
-# kept in $LAST for later checks.
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>"$WORK/err"); then
-		# contains checks $LAST; it must not replace it.
-		[ "$1" = contains ] || LAST=$out
-		PASSED=$((PASSED + 1))
-		echo "ok   $name"
-	else
-		[ "$1" = contains ] || LAST=$out
-		FAILED=$((FAILED + 1))
-		echo "FAIL $name: $(head -c 400 "$WORK/err")"
-	fi
-}
-# expect_fail NAME CMD... passes when the command fails.
-expect_fail() {
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		FAILED=$((FAILED + 1))
-		echo "FAIL $name: succeeded but should have failed"
-	else
-		PASSED=$((PASSED + 1))
-		echo "ok   $name"
-	fi
-}
-contains() { grep -q -- "$1" <<<"$LAST" || { echo "'$1' not in: $(head -c 600 <<<"$LAST")" >&2; return 1; }; }
-os() { openstack "$@"; }
-
-S=$RANDOM
 IMG="e2e-img-$S"
 qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 64M
 # Some data in the image so the download check means something.
@@ -166,5 +100,4 @@ fi
 
 check "no password in server log" bash -c "! grep -q 'pw-$S-secret' '$WORK/server.log'"
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+e2e_finish image
