@@ -229,7 +229,9 @@ func (s *Service) resumeInFlight(ctx context.Context) {
 		case sv.VMState == VMBuilding || sv.TaskState == "":
 		case sv.TaskState == TaskDeleting:
 			s.log.Info("resuming delete", "server", sv.ID)
-			s.goBackground(func(ctx context.Context) { s.destroy(ctx, sv, Caller{UserID: sv.UserID, ProjectID: sv.ProjectID, RequestID: "req-resume-" + ids.Random(4)}) })
+			s.goBackground(func(ctx context.Context) {
+				s.destroy(ctx, sv, Caller{UserID: sv.UserID, ProjectID: sv.ProjectID, RequestID: "req-resume-" + ids.Random(4)})
+			})
 		default:
 			s.log.Warn("clearing a task left by a stopped controller", "server", sv.ID, "task_state", sv.TaskState)
 			_, _ = s.store.UpdateServer(ctx, sv.ID, func(x *Server) error {

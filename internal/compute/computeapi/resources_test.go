@@ -23,9 +23,9 @@ import (
 
 	"github.com/gureum/gureum/internal/agent"
 	"github.com/gureum/gureum/internal/agentapi"
+	"github.com/gureum/gureum/internal/app"
 	"github.com/gureum/gureum/internal/bus"
 	"github.com/gureum/gureum/internal/compute"
-	"github.com/gureum/gureum/internal/app"
 	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/testenv"
 )

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gureum/gureum/internal/platform/errs"
@@ -82,6 +83,16 @@ type Options struct {
 type Server struct {
 	opts Options
 	mux  *http.ServeMux
+	// last is the UnixNano time the last request started.
+	last atomic.Int64
+}
+
+// LastRequest returns when the last request started (zero before any).
+func (s *Server) LastRequest() time.Time {
+	if n := s.last.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // NewServer returns an empty server.
@@ -281,6 +292,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, render Error
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.last.Store(start.UnixNano())
 		id := "req-" + ids.UUID()
 		w.Header().Set("X-Openstack-Request-Id", id)
 		r = r.WithContext(logging.WithRequestID(r.Context(), id))

@@ -36,8 +36,7 @@ type Client struct {
 
 // Dial connects to the monitor socket at path and negotiates capabilities.
 func Dial(ctx context.Context, path string) (*Client, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", path)
+	conn, err := dialUnix(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +55,28 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// dialUnix connects to the monitor socket. QEMU serves one QMP client at a
+// time and listens with a backlog of one, so while another caller holds the
+// monitor a second connect fails with EAGAIN: wait and retry rather than
+// fail the operation.
+func dialUnix(ctx context.Context, path string) (net.Conn, error) {
+	var d net.Dialer
+	wait := 5 * time.Millisecond
+	giveUp := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := d.DialContext(ctx, "unix", path)
+		if err == nil || !errors.Is(err, syscall.EAGAIN) || time.Now().After(giveUp) {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 func (c *Client) deadline(ctx context.Context) {
