@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +25,13 @@ func fakeQEMU(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
+	go serveFake(ln)
+	return sock
+}
+
+// serveFake serves the fake monitor protocol on every accepted connection.
+func serveFake(ln net.Listener) {
+	func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -55,7 +64,54 @@ func fakeQEMU(t *testing.T) string {
 			}(c)
 		}
 	}()
-	return sock
+}
+
+// TestDialWaitsForBusyMonitor: QEMU listens with a backlog of one, so a
+// connect while the monitor is held fails with EAGAIN; Dial must wait for
+// the monitor instead of failing.
+func TestDialWaitsForBusyMonitor(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "qmp.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), sock)
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	// Fill the backlog with connections nobody accepts yet.
+	busy := false
+	for i := 0; i < 16 && !busy; i++ {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			if !errors.Is(err, syscall.EAGAIN) {
+				t.Fatal(err)
+			}
+			busy = true
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if !busy {
+		t.Skip("skipped: could not fill the socket backlog on this kernel")
+	}
+	time.AfterFunc(300*time.Millisecond, func() { serveFake(ln) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := qmp.Dial(ctx, sock)
+	if err != nil {
+		t.Fatalf("Dial while the monitor was busy: %v", err)
+	}
+	c.Close()
 }
 
 func TestClient(t *testing.T) {
