@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -207,7 +206,6 @@ func (a *App) Handler() http.Handler { return a.server.Handler }
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(a.listener) }()
-	go a.trimWhenIdle(ctx, idleTrimAfter)
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -243,33 +241,4 @@ func networkFor(db *store.DB, cfg config.Config, log *slog.Logger) (*network.Ser
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return network.New(store.NewNetwork(db), ncfg, log), nil
-}
-
-// idleTrimAfter is how long the API must be quiet before caches are dropped
-// and freed memory is returned to the OS.
-const idleTrimAfter = 30 * time.Second
-
-// trimWhenIdle keeps an idle server small: after a burst of traffic the Go
-// heap and the identity caches stay grown until something shrinks them,
-// so once the API has been quiet for a while the caches are dropped and
-// the runtime returns the freed pages (debug.FreeOSMemory) — once per
-// quiet spell.
-func (a *App) trimWhenIdle(ctx context.Context, quiet time.Duration) {
-	t := time.NewTicker(quiet / 3)
-	defer t.Stop()
-	var trimmedAt time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		last := a.http.LastRequest()
-		if last.IsZero() || time.Since(last) < quiet || !last.After(trimmedAt) {
-			continue
-		}
-		a.Identity.TrimCaches()
-		debug.FreeOSMemory()
-		trimmedAt = time.Now()
-	}
 }

@@ -157,13 +157,6 @@ func newReadCache(st Store, gen *atomic.Uint64) *readCache {
 	return &readCache{store: st, gen: gen, m: map[string]cacheEntry{}}
 }
 
-// reset empties the cache, giving its memory back (maps never shrink).
-func (c *readCache) reset() {
-	c.mu.Lock()
-	c.m = map[string]cacheEntry{}
-	c.mu.Unlock()
-}
-
 // get returns the cached value for key or loads it. Not-found answers are
 // cached too (a deleted user's tokens are looked up again and again).
 func (c *readCache) get(key string, load func() (any, error)) (any, error) {
@@ -306,13 +299,6 @@ func (c *tokenCache) get(id string, gen uint64) *Token {
 		return nil
 	}
 	return e.t
-}
-
-// reset empties the cache, giving its memory back (maps never shrink).
-func (c *tokenCache) reset() {
-	c.mu.Lock()
-	c.m = nil
-	c.mu.Unlock()
 }
 
 func (c *tokenCache) put(id string, gen uint64, t *Token) {

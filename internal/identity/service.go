@@ -81,14 +81,6 @@ func New(store Store, cfg Config, log *slog.Logger) *Service {
 	return s
 }
 
-// TrimCaches drops the read and token caches. An idle server calls it so
-// the memory a burst of traffic filled them with goes back to the OS; the
-// next request only reloads what it needs.
-func (s *Service) TrimCaches() {
-	s.cache.reset()
-	s.tokens.reset()
-}
-
 // SetClock replaces the clock (tests of expiry and lockout).
 func (s *Service) SetClock(now func() time.Time) { s.clock.Store(&now) }
 

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gureum/gureum/internal/platform/errs"
@@ -83,16 +82,6 @@ type Options struct {
 type Server struct {
 	opts Options
 	mux  *http.ServeMux
-	// last is the UnixNano time the last request started.
-	last atomic.Int64
-}
-
-// LastRequest returns when the last request started (zero before any).
-func (s *Server) LastRequest() time.Time {
-	if n := s.last.Load(); n != 0 {
-		return time.Unix(0, n)
-	}
-	return time.Time{}
 }
 
 // NewServer returns an empty server.
@@ -232,12 +221,22 @@ func (s *Server) wrap(svc Service, rt Route, names []string) http.Handler {
 		if rt.Deferred {
 			// Fail closed: a handler that forgets to authorize cannot send
 			// a successful response.
-			w = &authGuard{ResponseWriter: w, c: c, r: r, route: rt.Method + " " + svc.Prefix + rt.Path}
+			w = &authGuard{ResponseWriter: w, c: c, r: r, render: svc.Errors, route: rt.Method + " " + svc.Prefix + rt.Path}
 		}
 		if !rt.Stream {
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
 		}
-		err := func() error {
+		err := func() (err error) {
+			// A panic in a handler is answered in the service's own error
+			// format; the root handler's recovery is only the last resort.
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					err = errs.Internal(fmt.Errorf("panic: %v", p))
+				}
+			}()
 			tok := r.Header.Get("X-Auth-Token")
 			c.token = tok
 			if !rt.Anonymous {
@@ -292,7 +291,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, render Error
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		s.last.Store(start.UnixNano())
 		id := "req-" + ids.UUID()
 		w.Header().Set("X-Openstack-Request-Id", id)
 		r = r.WithContext(logging.WithRequestID(r.Context(), id))
@@ -315,11 +313,13 @@ func (s *Server) Handler() http.Handler {
 }
 
 // authGuard turns a successful response of an unauthorized deferred route
-// into a 500: the bug is logged and nothing leaks.
+// into a 500 in the service's error format: the bug is logged and nothing
+// leaks.
 type authGuard struct {
 	http.ResponseWriter
 	c       *routeCtx
 	r       *http.Request
+	render  ErrorRenderer
 	route   string
 	checked bool
 	blocked bool
@@ -331,9 +331,7 @@ func (g *authGuard) check(status int) bool {
 		if status < 400 && !g.c.authorized {
 			g.blocked = true
 			slog.ErrorContext(g.r.Context(), "deferred route answered without calling Authorize", "route", g.route)
-			g.ResponseWriter.Header().Set("Content-Type", "application/json")
-			g.ResponseWriter.WriteHeader(http.StatusInternalServerError)
-			_, _ = g.ResponseWriter.Write([]byte(`{"error": {"code": 500, "title": "Internal Server Error", "message": "An unexpected error prevented the server from fulfilling your request."}}`))
+			g.render(g.ResponseWriter, g.r, errs.Internal(errors.New("unauthorized deferred route")))
 		}
 	}
 	return !g.blocked

@@ -118,6 +118,9 @@ func TestAuthPolicyAndErrors(t *testing.T) {
 			b, _ := io.ReadAll(w.Body)
 			t.Errorf("%s %s (%s): %d %s, want %d", c.method, c.path, c.token, w.Code, b, c.want)
 		}
+		if c.want >= 400 && !strings.Contains(w.Body.String(), `"kind"`) {
+			t.Errorf("%s %s: error not in the service's format: %s", c.method, c.path, w.Body.String())
+		}
 		if w.Header().Get("X-Openstack-Request-Id") == "" {
 			t.Errorf("%s %s: no request id", c.method, c.path)
 		}
