@@ -32,6 +32,7 @@ import (
 	"github.com/gureum/gureum/internal/linux/netns"
 	"github.com/gureum/gureum/internal/linux/proc"
 	"github.com/gureum/gureum/internal/platform/errs"
+	"github.com/gureum/gureum/internal/platform/keylock"
 	"github.com/gureum/gureum/internal/platform/revert"
 )
 
@@ -96,8 +97,7 @@ type Config struct {
 type Dnsmasq struct {
 	cfg Config
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks keylock.Map // one operation at a time per object
 }
 
 var _ Driver = (*Dnsmasq)(nil)
@@ -155,20 +155,7 @@ func traversable(dir string) error {
 	}
 }
 
-func (d *Dnsmasq) lock(id string) func() {
-	d.mu.Lock()
-	if d.locks == nil {
-		d.locks = map[string]*sync.Mutex{}
-	}
-	l := d.locks[id]
-	if l == nil {
-		l = &sync.Mutex{}
-		d.locks[id] = l
-	}
-	d.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (d *Dnsmasq) lock(id string) func() { return d.locks.Lock(id) }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{7,63}$`)
 var macRE = regexp.MustCompile(`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`)

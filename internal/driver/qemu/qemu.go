@@ -21,6 +21,7 @@ import (
 	"github.com/gureum/gureum/internal/driver/qemu/qmp"
 	"github.com/gureum/gureum/internal/linux/proc"
 	"github.com/gureum/gureum/internal/platform/errs"
+	"github.com/gureum/gureum/internal/platform/keylock"
 	"github.com/gureum/gureum/internal/platform/revert"
 )
 
@@ -77,9 +78,8 @@ type QEMU struct {
 	accel string
 	vhost bool // /dev/vhost-net usable
 
-	mu     sync.Mutex
-	locks  map[string]*sync.Mutex
-	vsizes sync.Map // base image path → virtual size
+	locks  keylock.Map // one operation at a time per object
+	vsizes sync.Map    // base image path → virtual size
 }
 
 var _ Driver = (*QEMU)(nil)
@@ -123,20 +123,7 @@ func (d *QEMU) Accel() string { return d.accel }
 // Cache is the node's base image cache.
 func (d *QEMU) Cache() *imagecache.Cache { return d.cache }
 
-func (d *QEMU) lock(id string) func() {
-	d.mu.Lock()
-	if d.locks == nil {
-		d.locks = map[string]*sync.Mutex{}
-	}
-	l := d.locks[id]
-	if l == nil {
-		l = &sync.Mutex{}
-		d.locks[id] = l
-	}
-	d.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (d *QEMU) lock(id string) func() { return d.locks.Lock(id) }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
 var macRE = regexp.MustCompile(`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`)
