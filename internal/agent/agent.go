@@ -39,6 +39,10 @@ type Driver interface {
 	// List returns the guests the node runs, re-attaching to those left
 	// by a previous agent process.
 	List(ctx context.Context) ([]agentapi.Observed, error)
+	// Observe returns one guest's state (ErrNotFound when absent). A task
+	// reports only its own server's state: asking every guest's monitor
+	// after each task made concurrent spawns wait on each other.
+	Observe(ctx context.Context, serverID string) (agentapi.Observed, error)
 }
 
 // DriverInfo describes the node.
@@ -329,14 +333,9 @@ func (a *Agent) apply(ctx context.Context, t *agentapi.Task) agentapi.TaskResult
 }
 
 func (a *Agent) powerOf(ctx context.Context, id string) int {
-	obs, err := a.drv.List(ctx)
+	o, err := a.drv.Observe(ctx, id)
 	if err != nil {
 		return agentapi.PowerNoState
 	}
-	for _, o := range obs {
-		if o.ServerID == id {
-			return o.PowerState
-		}
-	}
-	return agentapi.PowerNoState
+	return o.PowerState
 }

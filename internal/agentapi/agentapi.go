@@ -88,6 +88,9 @@ const (
 type Observed struct {
 	ServerID   string `json:"server_id"`
 	PowerState int    `json:"power_state"`
+	// Unknown: the guest is there but its state could not be read now
+	// (its monitor is busy or not up yet); PowerState means nothing.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // StateReport is an unsolicited change of observed state.

@@ -103,7 +103,7 @@ func NewComputeDriver(cfg config.Config, log *slog.Logger) (agent.Driver, error)
 	case "fake":
 		return fakedriver.New(detectInventory(cfg)), nil
 	case "qemu":
-		return qemudriver.New(qemudriver.Config{Dir: filepath.Join(cfg.DataDir, "compute"), Inventory: detectInventory(cfg), Grace: cfg.Compute.ShutdownTimeout, Log: log})
+		return qemudriver.New(qemudriver.Config{Dir: filepath.Join(cfg.DataDir, "compute"), Inventory: detectInventory(cfg), Grace: cfg.Compute.ShutdownTimeout, GuestNice: cfg.Compute.GuestNice, Log: log})
 	}
 	return nil, fmt.Errorf("compute driver %q is not available in this build", cfg.Compute.Driver)
 }

@@ -178,6 +178,9 @@ func (s *Service) onState(m *nats.Msg) {
 // guest stopped on its own turn SHUTOFF, as nova's power sync does.
 func (s *Service) observe(ctx context.Context, node string, obs []agentapi.Observed) {
 	for _, o := range obs {
+		if o.Unknown {
+			continue
+		}
 		_, err := s.store.UpdateServer(ctx, o.ServerID, func(sv *Server) error {
 			if sv.NodeID != node {
 				return errSkip

@@ -136,6 +136,11 @@ type Compute struct {
 	// ShutdownTimeout is how long a stop waits for the guest to act on
 	// ACPI power-off before QEMU is stopped.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// GuestNice is the CPU nice value (0–19) of running guests. Guests
+	// yield the CPU to the node's own work (starting other guests, DHCP,
+	// the API): a host full of busy guests still creates and deletes
+	// servers promptly. Idle CPU is not affected; 0 turns it off.
+	GuestNice int `yaml:"guest_nice"`
 	// Quota holds the per-project defaults (-1: unlimited).
 	Quota ComputeQuota `yaml:"quota"`
 }
@@ -185,6 +190,7 @@ func Default() Config {
 			AgentDownTime:       60 * time.Second,
 			TaskTimeout:         5 * time.Minute,
 			ShutdownTimeout:     30 * time.Second,
+			GuestNice:           10,
 			Quota:               ComputeQuota{Instances: 10, Cores: 20, RAM: 51200, KeyPairs: 100, ServerGroups: 10, ServerGroupMembers: 10, MetadataItems: 128},
 		},
 	}
@@ -297,6 +303,9 @@ func (c *Config) Validate() error {
 	}
 	if cp.HeartbeatInterval <= 0 || cp.AgentDownTime <= cp.HeartbeatInterval {
 		bad("compute.agent_down_time must exceed compute.heartbeat_interval")
+	}
+	if cp.GuestNice < 0 || cp.GuestNice > 19 {
+		bad("compute.guest_nice must be between 0 and 19")
 	}
 	if cp.TaskTimeout < time.Second {
 		bad("compute.task_timeout must be at least 1s")

@@ -189,6 +189,16 @@ func (d *Driver) List(context.Context) ([]agentapi.Observed, error) {
 	return out, nil
 }
 
+func (d *Driver) Observe(_ context.Context, id string) (agentapi.Observed, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g, ok := d.guests[id]
+	if !ok {
+		return agentapi.Observed{}, agent.ErrNotFound
+	}
+	return agentapi.Observed{ServerID: id, PowerState: g.power}, nil
+}
+
 // Power returns a guest's power state (tests).
 func (d *Driver) PowerState(id string) (int, bool) {
 	d.mu.Lock()

@@ -44,6 +44,8 @@ type Config struct {
 	DevicePrefix string
 	// Grace bounds ACPI shutdowns before QEMU is stopped.
 	Grace time.Duration
+	// GuestNice is the nice value of running guests (0: unchanged).
+	GuestNice int
 	// MetadataPort is where the metadata service listens in each
 	// namespace (80; tests may pick another).
 	MetadataPort int
@@ -82,7 +84,7 @@ func New(cfg Config) (*Driver, error) {
 	if err := searchable(filepath.Join(cfg.Dir, "dhcp")); err != nil {
 		return nil, err
 	}
-	q, err := qemu.New(qemu.Config{StateDir: filepath.Join(cfg.Dir, "instances"), CacheDir: filepath.Join(cfg.Dir, "image-cache"), Grace: cfg.Grace, Log: cfg.Log})
+	q, err := qemu.New(qemu.Config{StateDir: filepath.Join(cfg.Dir, "instances"), CacheDir: filepath.Join(cfg.Dir, "image-cache"), Grace: cfg.Grace, GuestNice: cfg.GuestNice, Log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -330,11 +332,14 @@ func (d *Driver) Spawn(ctx context.Context, s *agentapi.ServerSpec) error {
 	if err := d.save(s); err != nil {
 		return err
 	}
+	t0 := time.Now()
 	nics, err := d.plug(ctx, s)
 	if err != nil {
 		return err
 	}
+	tPlug := time.Since(t0)
 	_, err = d.q.Spawn(ctx, d.qemuSpec(s, nics))
+	d.cfg.Log.Debug("spawned", "server", s.ID, "plug_ms", tPlug.Milliseconds(), "qemu_ms", (time.Since(t0) - tPlug).Milliseconds())
 	return err
 }
 
@@ -468,9 +473,20 @@ func (d *Driver) List(ctx context.Context) ([]agentapi.Observed, error) {
 		if in.Status == qemu.NotFound {
 			continue
 		}
-		out = append(out, agentapi.Observed{ServerID: in.ID, PowerState: powerOf[in.Status]})
+		out = append(out, agentapi.Observed{ServerID: in.ID, PowerState: powerOf[in.Status], Unknown: in.Status == qemu.Unknown})
 	}
 	return out, nil
+}
+
+func (d *Driver) Observe(ctx context.Context, id string) (agentapi.Observed, error) {
+	in, err := d.q.Info(ctx, id)
+	if err != nil {
+		return agentapi.Observed{}, err
+	}
+	if in.Status == qemu.NotFound {
+		return agentapi.Observed{}, agent.ErrNotFound
+	}
+	return agentapi.Observed{ServerID: in.ID, PowerState: powerOf[in.Status]}, nil
 }
 
 // Reattach re-ensures networks and metadata listeners for the servers the

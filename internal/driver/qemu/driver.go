@@ -24,6 +24,9 @@ const (
 	Shutoff   Status = "shutoff"   // no QEMU process; disk kept
 	Crashed   Status = "crashed"   // QEMU runs but reports an error state
 	NotFound  Status = "notfound"  // no such instance on this node
+	// Unknown: QEMU runs but its monitor did not answer (starting, or
+	// busy); only List reports it, instead of failing for every guest.
+	Unknown Status = "unknown"
 )
 
 // NIC is a guest network interface on an existing tap device (plugged by
