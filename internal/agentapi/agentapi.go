@@ -101,21 +101,26 @@ type StateReport struct {
 
 // Task operations.
 const (
-	OpSpawn      = "spawn"   // create (idempotent: an existing guest is kept)
-	OpDestroy    = "destroy" // delete everything of the server on the node
-	OpStart      = "start"
-	OpStop       = "stop"
-	OpReboot     = "reboot" // Hard selects a reset instead of ACPI
-	OpPause      = "pause"
-	OpUnpause    = "unpause"
-	OpSuspend    = "suspend"
-	OpResume     = "resume"
-	OpRebuild    = "rebuild" // destroy the disk, spawn from Spec's image
-	OpResize     = "resize"  // respawn with Spec's flavor, keeping the disk
-	OpConsole    = "console" // return the serial console log
-	OpCrashDump  = "crash_dump"
-	OpSnapshot   = "snapshot" // write the root disk to SnapshotPath
-	OpInterfaces = "interfaces"
+	OpSpawn     = "spawn"   // create (idempotent: an existing guest is kept)
+	OpDestroy   = "destroy" // delete everything of the server on the node
+	OpStart     = "start"
+	OpStop      = "stop"
+	OpReboot    = "reboot" // Hard selects a reset instead of ACPI
+	OpPause     = "pause"
+	OpUnpause   = "unpause"
+	OpSuspend   = "suspend"
+	OpResume    = "resume"
+	OpRebuild   = "rebuild" // destroy the disk, spawn from Spec's image
+	OpResize    = "resize"  // respawn with Spec's flavor, keeping the disk
+	OpConsole   = "console" // return the serial console log
+	OpCrashDump = "crash_dump"
+	OpSnapshot  = "snapshot" // write the root disk to SnapshotPath
+
+	// OpAttachInterface plugs Task.NIC into the server: hot-plugged into a
+	// running guest, recorded for the next start of a stopped one.
+	OpAttachInterface = "attach_interface"
+	// OpDetachInterface unplugs the port Task.NIC.PortID from the server.
+	OpDetachInterface = "detach_interface"
 )
 
 // Task is one operation on one server. ID makes it idempotent: an agent
@@ -130,6 +135,8 @@ type Task struct {
 	Length int `json:"length,omitempty"`
 	// SnapshotPath is where OpSnapshot writes the disk.
 	SnapshotPath string `json:"snapshot_path,omitempty"`
+	// NIC is the port of OpAttachInterface / OpDetachInterface.
+	NIC *NIC `json:"nic,omitempty"`
 	// Deadline is when the controller stops waiting; the agent abandons
 	// the task then instead of holding the server's lock forever.
 	Deadline time.Time `json:"deadline,omitempty"`

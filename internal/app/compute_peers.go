@@ -133,9 +133,10 @@ func (ad networksAdapter) AvailableNetworks(ctx context.Context, c compute.Calle
 
 // port converts a port, adding its subnet's gateway, prefix and DNS.
 func (ad networksAdapter) port(ctx context.Context, p *network.Port) *compute.Port {
-	out := &compute.Port{ID: p.ID, NetworkID: p.NetworkID, ProjectID: p.ProjectID, DeviceID: p.DeviceID, MAC: p.MACAddress}
+	out := &compute.Port{ID: p.ID, NetworkID: p.NetworkID, ProjectID: p.ProjectID, DeviceID: p.DeviceID, MAC: p.MACAddress, Status: p.Status}
 	for _, ip := range p.FixedIPs {
 		out.FixedIPs = append(out.FixedIPs, ip.IPAddress)
+		out.Subnets = append(out.Subnets, ip.SubnetID)
 	}
 	if n, err := ad.svc.GetNetwork(ctx, network.Caller{Admin: true}, p.NetworkID); err == nil {
 		out.MTU = n.MTU

@@ -79,6 +79,10 @@ type Port struct {
 	MTU        int
 	Bridge     string
 	Tap        string
+	// Subnets holds the subnet of each of FixedIPs.
+	Subnets []string
+	// Status is neutron's port status (ACTIVE, DOWN, ...).
+	Status string
 }
 
 // PortRequest asks for a new port.

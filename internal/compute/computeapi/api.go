@@ -64,6 +64,11 @@ var Rules = map[string]string{
 	"compute:servers:all_tenants": "rule:admin_api",
 	"compute:servers:extended":    "rule:admin_api",
 	"compute:servers:forced_host": "rule:admin_api",
+	// nova/policies/attach_interfaces.py
+	"os_compute_api:os-attach-interfaces:list":   "rule:project_reader_or_admin",
+	"os_compute_api:os-attach-interfaces:show":   "rule:project_reader_or_admin",
+	"os_compute_api:os-attach-interfaces:create": "rule:project_member_or_admin",
+	"os_compute_api:os-attach-interfaces:delete": "rule:project_member_or_admin",
 }
 
 // Version is a microversion.
@@ -266,6 +271,10 @@ func (a *API) routes() []httpx.Route {
 		d("DELETE", v+"/servers/{id}/tags/{tag}", "compute:write", a.deleteTag),
 		d("GET", v+"/servers/{id}/ips", "compute:read", a.listIPs),
 		d("GET", v+"/servers/{id}/ips/{network}", "compute:read", a.listIPsNetwork),
+		d("GET", v+"/servers/{id}/os-interface", "os_compute_api:os-attach-interfaces:list", a.listInterfaces),
+		d("POST", v+"/servers/{id}/os-interface", "os_compute_api:os-attach-interfaces:create", a.createInterface),
+		d("GET", v+"/servers/{id}/os-interface/{port_id}", "os_compute_api:os-attach-interfaces:show", a.getInterface),
+		d("DELETE", v+"/servers/{id}/os-interface/{port_id}", "os_compute_api:os-attach-interfaces:delete", a.deleteInterface),
 		d("GET", v+"/servers/{id}/os-instance-actions", "compute:read", a.listActions),
 		d("GET", v+"/servers/{id}/os-instance-actions/{req}", "compute:read", a.getAction),
 	}
