@@ -32,6 +32,9 @@ type Client struct {
 	conn net.Conn
 	r    *bufio.Reader
 	id   atomic.Int64
+	// events read while waiting for a command's return (WaitEvent
+	// looks here first).
+	events []Event
 }
 
 // Dial connects to the monitor socket at path and negotiates capabilities.
@@ -99,7 +102,8 @@ func (c *Client) readMsg(v any) error {
 }
 
 // Execute runs command with args (nil for none) and decodes its return
-// value into out (nil to ignore). Events read meanwhile are skipped.
+// value into out (nil to ignore). Events read meanwhile are kept for
+// WaitEvent.
 func (c *Client) Execute(ctx context.Context, command string, args, out any) error {
 	c.deadline(ctx)
 	id := c.id.Add(1)
@@ -119,12 +123,17 @@ func (c *Client) Execute(ctx context.Context, command string, args, out any) err
 			Return json.RawMessage `json:"return"`
 			Error  *Error          `json:"error"`
 			Event  string          `json:"event"`
+			Data   json.RawMessage `json:"data"`
 			ID     *int64          `json:"id"`
 		}
 		if err := c.readMsg(&resp); err != nil {
 			return fmt.Errorf("qmp: %s: %w", command, err)
 		}
-		if resp.Event != "" || resp.ID == nil || *resp.ID != id {
+		if resp.Event != "" {
+			c.keep(Event{Event: resp.Event, Data: resp.Data})
+			continue
+		}
+		if resp.ID == nil || *resp.ID != id {
 			continue
 		}
 		if resp.Error != nil {
