@@ -122,6 +122,40 @@ check "property set" contains web
 check "server event list" val server event list "$VM" -c Action
 check "create action recorded" contains create
 
+# Ports in and out of the server (os-interface): hot-plugged into the
+# running guest on QEMU.
+check "second network" val network create -c id "e2e-net2-$S"
+NET2=$LAST
+check "second subnet" val subnet create -c id --network "$NET2" --subnet-range 10.78.0.0/24 "e2e-sub2-$S"
+check "port create" val port create -c id --network "$NET2" --fixed-ip ip-address=10.78.0.40 "e2e-port-$S"
+P2=$LAST
+check "server add port" openstack server add port "$VM" "$P2"
+check "server show addresses after add" val server show -c addresses "$VM"
+check "the port's address" contains "10.78.0.40"
+check "port bound to the server" val port show -c device_id "$P2"
+check "port device is the server" test "$LAST" = "$VM"
+if [ "$DRIVER" = qemu ]; then
+	MAC=$(openstack port show -f value -c mac_address "$P2")
+	guest_nics() { ip netns exec "qdhcp-$NET" ssh -i "$WORK/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 "root@$IP" 'cat /sys/class/net/*/address'; }
+	guest_has() { for _ in $(seq 1 30); do guest_nics | grep -q "$1" && return 0; sleep 1; done; return 1; }
+	check "the guest sees the new NIC" guest_has "$MAC"
+fi
+check "server remove port" openstack server remove port "$VM" "$P2"
+check "server show addresses after remove" val server show -c addresses "$VM"
+check "the port's address is gone" bash -c '! grep -q 10.78.0.40 <<<"$1"' _ "$LAST"
+check "port unbound" val port show -c device_id "$P2"
+check "port has no device" test -z "$LAST"
+if [ "$DRIVER" = qemu ]; then
+	check "the guest's NICs" guest_nics
+	check "the guest lost the NIC" bash -c '! grep -q "$1" <<<"$2"' _ "$MAC" "$LAST"
+fi
+check "server add network" openstack server add network "$VM" "$NET2"
+check "server show addresses after add network" val server show -c addresses "$VM"
+check "an address on the second network" contains "10.78.0."
+check "server event list" val server event list "$VM" -c Action
+check "attach_interface recorded" contains attach_interface
+check "detach_interface recorded" contains detach_interface
+
 # Another project's member sees nothing of it; admins see all.
 check "project create" openstack project create "e2e-p-$S"
 check "user create" openstack user create --password "pw-$S" "e2e-u-$S"
