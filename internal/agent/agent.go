@@ -312,6 +312,8 @@ func (a *Agent) apply(ctx context.Context, t *agentapi.Task) agentapi.TaskResult
 		err = a.drv.Snapshot(ctx, t.ServerID, t.SnapshotPath)
 	case agentapi.OpAttachInterface, agentapi.OpDetachInterface:
 		err = a.interfaces(ctx, t)
+	case agentapi.OpRescue, agentapi.OpUnrescue:
+		err = a.rescue(ctx, t)
 	case agentapi.OpStart, agentapi.OpStop, agentapi.OpReboot, agentapi.OpPause, agentapi.OpUnpause,
 		agentapi.OpSuspend, agentapi.OpResume, agentapi.OpCrashDump:
 		err = a.drv.Power(ctx, t.ServerID, t.Op, t.Hard)

@@ -121,6 +121,10 @@ const (
 	OpAttachInterface = "attach_interface"
 	// OpDetachInterface unplugs the port Task.NIC.PortID from the server.
 	OpDetachInterface = "detach_interface"
+	// OpRescue boots Spec's image (the rescue image) with the server's
+	// disk attached second; OpUnrescue boots the server's own disk again.
+	OpRescue   = "rescue"
+	OpUnrescue = "unrescue"
 )
 
 // Task is one operation on one server. ID makes it idempotent: an agent

@@ -246,6 +246,8 @@ func (s *Server) Status() string {
 		return "VERIFY_RESIZE"
 	case VMError:
 		return "ERROR"
+	case VMRescued:
+		return "RESCUE"
 	case VMDeleted:
 		return "DELETED"
 	}
@@ -270,7 +272,9 @@ func StatusToStates(status string) (vm string, ok bool) {
 		return VMResized, true
 	case "ERROR":
 		return VMError, true
-	case "DELETED", "SOFT_DELETED", "SHELVED", "SHELVED_OFFLOADED", "RESCUE", "MIGRATING", "PASSWORD", "UNKNOWN":
+	case "RESCUE":
+		return VMRescued, true
+	case "DELETED", "SOFT_DELETED", "SHELVED", "SHELVED_OFFLOADED", "MIGRATING", "PASSWORD", "UNKNOWN":
 		return "-none-", true
 	}
 	return "", false

@@ -69,6 +69,9 @@ var Rules = map[string]string{
 	"os_compute_api:os-attach-interfaces:show":   "rule:project_reader_or_admin",
 	"os_compute_api:os-attach-interfaces:create": "rule:project_member_or_admin",
 	"os_compute_api:os-attach-interfaces:delete": "rule:project_member_or_admin",
+	// nova/policies/rescue.py
+	"os_compute_api:os-rescue":   "rule:project_member_or_admin",
+	"os_compute_api:os-unrescue": "rule:project_member_or_admin",
 }
 
 // Version is a microversion.

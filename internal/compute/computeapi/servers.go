@@ -566,6 +566,10 @@ func (a *API) serverAction(c *call) error {
 				return err
 			}
 			return c.json(http.StatusOK, obj{"output": out})
+		case "rescue":
+			return a.rescue(c, sv, raw)
+		case "unrescue":
+			return a.unrescue(c, sv)
 		}
 		return errs.BadRequest("There is no such action: %s", name)
 	}

@@ -56,6 +56,10 @@ type Spec struct {
 	// ConfigDrive, when set, is written to an ISO (label config-2) and
 	// attached as a second disk.
 	ConfigDrive *metadata.Instance `json:"-"`
+	// Rescue is set while the instance boots a rescue image (whose
+	// overlay is the first disk, the instance's own disk the second);
+	// the fields above then describe the rescue image.
+	Rescue *Rescue `json:",omitempty"`
 }
 
 // Info is what the driver observes about one instance.

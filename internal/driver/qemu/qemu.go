@@ -342,6 +342,10 @@ func (d *QEMU) createOverlay(ctx context.Context, base, format, disk string, roo
 
 func (d *QEMU) args(spec Spec) ([]string, error) {
 	p := d.paths(spec.ID)
+	root := p.disk()
+	if spec.Rescue != nil {
+		root = p.rescueDisk()
+	}
 	a := []string{
 		"-name", "guest=" + spec.ID + ",debug-threads=on",
 		"-machine", d.cfg.Machine + ",accel=" + d.accel,
@@ -357,13 +361,16 @@ func (d *QEMU) args(spec Spec) ([]string, error) {
 		// append: the log survives power cycles, as Nova's does.
 		"-chardev", "file,id=serial0,path=" + p.console() + ",append=on",
 		"-serial", "chardev:serial0",
-		"-drive", "file=" + p.disk() + ",if=none,id=root,format=qcow2,discard=unmap",
+		"-drive", "file=" + root + ",if=none,id=root,format=qcow2,discard=unmap",
 	}
 	// Direct kernel boot takes boot index 0 itself (linuxboot ROM).
 	if spec.Kernel == nil {
 		a = append(a, "-device", "virtio-blk-pci,drive=root,bootindex=0")
 	} else {
 		a = append(a, "-device", "virtio-blk-pci,drive=root")
+	}
+	if spec.Rescue != nil {
+		a = append(a, "-drive", "file="+p.disk()+",if=none,id=disk,format=qcow2,discard=unmap", "-device", "virtio-blk-pci,drive=disk")
 	}
 	if d.accel == "kvm" {
 		a = append(a, "-cpu", "host")

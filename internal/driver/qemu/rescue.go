@@ -1,0 +1,143 @@
+package qemu
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/gureum/gureum/internal/driver/qemu/imagecache"
+	"github.com/gureum/gureum/internal/platform/errs"
+)
+
+// Boot is what an instance boots from: an image and, for direct kernel
+// boot, a kernel, ramdisk and command line.
+type Boot struct {
+	Image       imagecache.Image
+	ImageFormat string
+	Kernel      *imagecache.Image `json:",omitempty"`
+	Ramdisk     *imagecache.Image `json:",omitempty"`
+	Cmdline     string            `json:",omitempty"`
+}
+
+// Rescue records how a rescued instance boots when it is unrescued.
+type Rescue struct {
+	Original Boot
+}
+
+func (p paths) rescueDisk() string { return filepath.Join(p.dir, "rescue.qcow2") }
+
+func (s *Spec) boot() Boot {
+	return Boot{Image: s.Image, ImageFormat: s.ImageFormat, Kernel: s.Kernel, Ramdisk: s.Ramdisk, Cmdline: s.Cmdline}
+}
+
+func (s *Spec) setBoot(b Boot) {
+	s.Image, s.ImageFormat, s.Kernel, s.Ramdisk, s.Cmdline = b.Image, b.ImageFormat, b.Kernel, b.Ramdisk, b.Cmdline
+}
+
+// Rescue boots the instance from a fresh overlay of the rescue image as
+// its first disk, with its own disk attached second (nova's rescue): a
+// running guest is shut down first (ACPI, then forced after the grace
+// period). Rescuing a rescued instance only makes sure it runs.
+func (d *QEMU) Rescue(ctx context.Context, id string, b Boot) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	spec, err := d.loadSpec(id)
+	if err != nil {
+		return err
+	}
+	pr, err := d.running(id)
+	if err != nil && !errs.Is(err, errs.KindConflict) {
+		return err
+	}
+	if spec.Rescue != nil {
+		if pr != nil {
+			return nil
+		}
+		return d.start(ctx, spec)
+	}
+	rescued := spec
+	rescued.setBoot(b)
+	rescued.Rescue = &Rescue{Original: spec.boot()}
+	if err := d.validate(&rescued); err != nil {
+		return err
+	}
+	base, _, err := d.cache.Ensure(ctx, rescued.Image)
+	if err != nil {
+		return err
+	}
+	for _, img := range []*imagecache.Image{rescued.Kernel, rescued.Ramdisk} {
+		if img != nil {
+			if _, _, err := d.cache.Ensure(ctx, *img); err != nil {
+				return err
+			}
+		}
+	}
+	p := d.paths(id)
+	if pr != nil {
+		grace := d.cfg.Grace
+		if in, _ := d.info(ctx, id); in.Status != Running {
+			grace = 0
+		}
+		if err := d.stop(ctx, id, pr, grace); err != nil {
+			return err
+		}
+	}
+	// A suspended guest's saved memory is of the old devices.
+	os.Remove(p.state())
+	os.Remove(p.suspended())
+	os.Remove(p.rescueDisk())
+	if err := d.createOverlay(ctx, base, rescued.ImageFormat, p.rescueDisk(), 0); err != nil {
+		return err
+	}
+	if err := writeJSON(p.spec(), rescued); err != nil {
+		os.Remove(p.rescueDisk())
+		return err
+	}
+	if err := d.start(ctx, rescued); err != nil {
+		// Back to the instance's own boot, shut off.
+		_ = writeJSON(p.spec(), spec)
+		os.Remove(p.rescueDisk())
+		return err
+	}
+	return nil
+}
+
+// Unrescue stops the rescue boot, drops its overlay and boots the
+// instance from its own disk again. Unrescuing an instance that is not
+// rescued only makes sure it runs.
+func (d *QEMU) Unrescue(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	defer d.lock(id)()
+	spec, err := d.loadSpec(id)
+	if err != nil {
+		return err
+	}
+	pr, err := d.running(id)
+	if err != nil && !errs.Is(err, errs.KindConflict) {
+		return err
+	}
+	if spec.Rescue == nil {
+		if pr != nil {
+			return nil
+		}
+		return d.start(ctx, spec)
+	}
+	if pr != nil {
+		// The rescue system holds nothing worth a clean shutdown.
+		if err := d.stop(ctx, id, pr, 0); err != nil {
+			return err
+		}
+	}
+	spec.setBoot(spec.Rescue.Original)
+	spec.Rescue = nil
+	p := d.paths(id)
+	if err := writeJSON(p.spec(), spec); err != nil {
+		return err
+	}
+	os.Remove(p.rescueDisk())
+	return d.start(ctx, spec)
+}
