@@ -39,9 +39,13 @@ type AttachRequest struct {
 	FixedIP   string
 }
 
-// States in which a server takes or gives up a port (nova allows
-// ACTIVE, PAUSED and SHUTOFF).
-var interfaceStates = []string{VMActive, VMPaused, VMStopped}
+// States in which a server takes a port (nova's ACTIVE, PAUSED and
+// SHUTOFF) and gives one up: not PAUSED here, as a paused guest cannot
+// acknowledge the hot-unplug (nova's would fail after accepting it).
+var (
+	attachStates = []string{VMActive, VMPaused, VMStopped}
+	detachStates = []string{VMActive, VMStopped}
+)
 
 func interfaceOf(p *Port) *Interface {
 	in := &Interface{PortID: p.ID, NetworkID: p.NetworkID, MAC: p.MAC, State: p.Status, FixedIPs: []InterfaceIP{}}
@@ -112,7 +116,7 @@ func (s *Service) GetInterface(ctx context.Context, c Caller, id, portID string)
 
 // beginInterfaceTask checks the server's lock and state and sets the task
 // state, so no other action runs while a port is plugged in or out.
-func (s *Service) beginInterfaceTask(ctx context.Context, c Caller, id, action, task string) (*Server, error) {
+func (s *Service) beginInterfaceTask(ctx context.Context, c Caller, id, action, task string, states []string) (*Server, error) {
 	sv, err := s.GetServer(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -121,7 +125,7 @@ func (s *Service) beginInterfaceTask(ctx context.Context, c Caller, id, action, 
 		return nil, err
 	}
 	return s.store.UpdateServer(ctx, id, func(sv *Server) error {
-		if !contains(interfaceStates, sv.VMState) || sv.NodeID == "" {
+		if !contains(states, sv.VMState) || sv.NodeID == "" {
 			return stateConflict(sv, action)
 		}
 		if sv.TaskState != "" {
@@ -207,7 +211,7 @@ func (s *Service) AttachInterface(ctx context.Context, c Caller, id string, r At
 			return nil, errs.BadRequest("Multiple possible networks found, use a Network ID to be more specific.")
 		}
 	}
-	sv, err := s.beginInterfaceTask(ctx, c, id, "attach_interface", TaskInterfaceAttaching)
+	sv, err := s.beginInterfaceTask(ctx, c, id, "attach_interface", TaskInterfaceAttaching, attachStates)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +337,7 @@ func (s *Service) DetachInterface(ctx context.Context, c Caller, id, portID stri
 	if sp == nil {
 		return errs.NotFound("Port %s is not attached", portID)
 	}
-	sv, err := s.beginInterfaceTask(ctx, c, id, "detach_interface", TaskInterfaceDetaching)
+	sv, err := s.beginInterfaceTask(ctx, c, id, "detach_interface", TaskInterfaceDetaching, detachStates)
 	if err != nil {
 		return err
 	}

@@ -246,6 +246,24 @@ func TestInterfaces(t *testing.T) {
 		t.Fatalf("stopped server's NICs %v", nics)
 	}
 
+	// Paused: a port goes in, none comes out (the guest cannot let go).
+	if err := servers.Pause(ctx, sc, other.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, sc, other.ID, "PAUSED")
+	pin, err := attachinterfaces.Create(ctx, sc, other.ID, attachinterfaces.CreateOpts{NetworkID: net2.ID}).Extract()
+	if err != nil {
+		t.Fatalf("attach to a paused server: %v", err)
+	}
+	wantCode(t, "detach from a paused server", attachinterfaces.Delete(ctx, sc, other.ID, pin.PortID).ExtractErr(), 409)
+	if err := servers.Unpause(ctx, sc, other.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, sc, other.ID, "ACTIVE")
+	if err := attachinterfaces.Delete(ctx, sc, other.ID, pin.PortID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+
 	// Detach: nova's own port is deleted, the user's port unbound.
 	if err := attachinterfaces.Delete(ctx, sc, id, created).ExtractErr(); err != nil {
 		t.Fatal(err)
