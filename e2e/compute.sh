@@ -156,6 +156,20 @@ check "server event list" val server event list "$VM" -c Action
 check "attach_interface recorded" contains attach_interface
 check "detach_interface recorded" contains detach_interface
 
+# Rescue: the server's image boots with its disk attached second.
+check "server rescue" openstack server rescue --password "rescue-$S" "$VM"
+check "status RESCUE" wait_status "$VM" RESCUE
+if [ "$DRIVER" = qemu ]; then
+	disks() { ip netns exec "qdhcp-$NET" ssh -i "$WORK/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 "root@$IP" 'ls /sys/block'; }
+	has_disk() { for _ in $(seq 1 60); do disks 2>/dev/null | grep -q "$1" && return 0; sleep 1; done; return 1; }
+	check "the rescue system sees the server's disk as vdb" has_disk vdb
+fi
+expect_fail "rescued server refuses stop" openstack server stop "$VM"
+check "server unrescue" openstack server unrescue "$VM"
+check "status ACTIVE after unrescue" wait_status "$VM" ACTIVE
+check "server event list" val server event list "$VM" -c Action
+check "rescue recorded" contains rescue
+
 # Another project's member sees nothing of it; admins see all.
 check "project create" openstack project create "e2e-p-$S"
 check "user create" openstack user create --password "pw-$S" "e2e-u-$S"
