@@ -230,6 +230,14 @@ func TestInterfaces(t *testing.T) {
 	waitStatus(t, sc, bad.ID, "ERROR")
 	_, err = attachinterfaces.Create(ctx, sc, bad.ID, attachinterfaces.CreateOpts{NetworkID: net2.ID}).Extract()
 	wantCode(t, "ERROR server", err, 409)
+	building, err := servers.Create(ctx, sc, servers.CreateOpts{Name: "if-build", ImageRef: testImage, FlavorRef: "1", Networks: []servers.Network{{UUID: net1.ID}},
+		Metadata: map[string]string{"fake:hang": "spawn"}}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = attachinterfaces.Create(ctx, sc, building.ID, attachinterfaces.CreateOpts{NetworkID: net2.ID}).Extract()
+	wantCode(t, "BUILD server", err, 409)
+	_ = servers.Delete(ctx, sc, building.ID).ExtractErr()
 	if err := servers.Stop(ctx, sc, other.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
