@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -206,6 +207,7 @@ func (a *App) Handler() http.Handler { return a.server.Handler }
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(a.listener) }()
+	go a.trimWhenIdle(ctx, idleTrimAfter, time.Now)
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -241,4 +243,43 @@ func networkFor(db *store.DB, cfg config.Config, log *slog.Logger) (*network.Ser
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return network.New(store.NewNetwork(db), ncfg, log), nil
+}
+
+// idleTrimAfter is how long the API must be quiet before the memory a burst
+// of traffic left behind is given back: long enough for the store to have
+// closed the connections the burst opened (store's idle time, 20 s).
+const idleTrimAfter = time.Minute
+
+// trimWhenIdle keeps an idle server small. After a burst, the identity
+// caches hold entries no lookup can use any more, and the Go runtime keeps
+// freed heap for minutes; once the API has been quiet for a while the
+// stale entries are swept and the freed pages returned to the OS
+// (debug.FreeOSMemory: one forced GC), once per quiet spell.
+func (a *App) trimWhenIdle(ctx context.Context, quiet time.Duration, now func() time.Time) {
+	t := time.NewTicker(quiet / 3)
+	defer t.Stop()
+	var trimmedAt time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if a.trimIfIdle(quiet, now(), trimmedAt) {
+			trimmedAt = now()
+		}
+	}
+}
+
+// trimIfIdle trims when the last request is older than quiet and came
+// after the previous trim.
+func (a *App) trimIfIdle(quiet time.Duration, now, trimmedAt time.Time) bool {
+	last := a.http.LastRequest()
+	if last.IsZero() || now.Sub(last) < quiet || !last.After(trimmedAt) {
+		return false
+	}
+	swept := a.Identity.SweepCaches()
+	debug.FreeOSMemory()
+	a.Log.Debug("idle: memory returned", "cache_entries_swept", swept)
+	return true
 }

@@ -320,3 +320,38 @@ func (c *tokenCache) put(id string, gen uint64, t *Token) {
 	c.m[id] = tokenEntry{gen: gen, at: now, t: t}
 	c.mu.Unlock()
 }
+
+// sweep drops the entries no lookup can use any more (older than
+// cacheMaxAge) into a fresh map: Go maps never shrink, so after a burst
+// only a new map gives the memory back.
+func (c *readCache) sweep(now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[string]cacheEntry)
+	for k, e := range c.m {
+		if now.Sub(e.at) < cacheMaxAge {
+			m[k] = e
+		}
+	}
+	dropped := len(c.m) - len(m)
+	c.m = m
+	return dropped
+}
+
+// sweep is readCache.sweep for validated tokens.
+func (c *tokenCache) sweep(now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m map[string]tokenEntry
+	for k, e := range c.m {
+		if now.Sub(e.at) < cacheMaxAge {
+			if m == nil {
+				m = map[string]tokenEntry{}
+			}
+			m[k] = e
+		}
+	}
+	dropped := len(c.m) - len(m)
+	c.m = m
+	return dropped
+}

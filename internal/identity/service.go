@@ -69,7 +69,7 @@ func New(store Store, cfg Config, log *slog.Logger) *Service {
 	// Every write goes through genStore so cached token reads see it at once.
 	s.store = &genStore{Store: store, gen: &s.gen}
 	s.cache = newReadCache(store, &s.gen)
-	s.revoked = &revocations{store: store, set: map[string]time.Time{}}
+	s.revoked = newRevocations(store)
 	// The dummy hash costs one bcrypt (~240 ms at cost 12): make it in the
 	// background so it does not delay the server's start.
 	s.dummyReady = make(chan struct{})
@@ -138,16 +138,53 @@ func checkPassword(hash, pw string) bool {
 // MaxPasswordLength bounds passwords (keystone's default).
 const MaxPasswordLength = 4096
 
+// SweepCaches drops cached reads and tokens that have outlived their use
+// (see cacheMaxAge) and reports how many. The server calls it when the API
+// has gone quiet, so the memory a burst filled them with can be returned.
+func (s *Service) SweepCaches() int {
+	now := time.Now()
+	return s.cache.sweep(now) + s.tokens.sweep(now)
+}
+
 // revocations caches the revocation events in memory. New events written
 // by this server are added at once; events written by other servers are
 // picked up by an incremental reload at most revocationRefresh later.
+// Audit IDs are kept as their 16 bytes with the expiry in Unix seconds
+// (24 bytes an event instead of a string and a time.Time): ten thousand
+// events cost a few hundred kilobytes.
 type revocations struct {
 	store  Store
 	mu     sync.Mutex
-	set    map[string]time.Time // audit ID → expiry of the event
+	set    map[auditKey]int64
+	other  map[string]int64 // audit IDs not in the 16-byte form
 	since  time.Time
 	loaded time.Time
 	pruned time.Time
+}
+
+// auditKey is a decoded audit ID (16 random bytes, base64url on the wire).
+type auditKey [16]byte
+
+func newRevocations(store Store) *revocations {
+	return &revocations{store: store, set: map[auditKey]int64{}, other: map[string]int64{}}
+}
+
+func keyOf(id string) (auditKey, bool) {
+	var k auditKey
+	if len(id) != 22 {
+		return k, false
+	}
+	n, err := base64.RawURLEncoding.Strict().Decode(k[:], []byte(id))
+	return k, err == nil && n == 16
+}
+
+// put records an event; the caller holds mu.
+func (r *revocations) put(id string, expires time.Time) {
+	if k, ok := keyOf(id); ok {
+		r.set[k] = expires.Unix()
+	} else {
+		r.other[id] = expires.Unix()
+	}
 }
 
 const revocationRefresh = time.Second
@@ -168,14 +205,22 @@ func (r *revocations) refresh(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, e := range evs {
-		r.set[e.AuditID] = e.ExpiresAt
+		r.put(e.AuditID, e.ExpiresAt)
 		if e.RevokedAt.After(r.since) {
 			r.since = e.RevokedAt
 		}
 	}
-	for id, exp := range r.set {
-		if exp.Before(now) {
-			delete(r.set, id)
+	// Events are kept until the tokens they revoke expire (to the second,
+	// rounded up: an event is dropped only once its expiry has passed).
+	cut := now.Unix()
+	for k, exp := range r.set {
+		if exp < cut {
+			delete(r.set, k)
+		}
+	}
+	for k, exp := range r.other {
+		if exp < cut {
+			delete(r.other, k)
 		}
 	}
 	r.loaded = now
@@ -195,7 +240,7 @@ func (r *revocations) prunePending(now time.Time) bool {
 
 func (r *revocations) add(e Revocation) {
 	r.mu.Lock()
-	r.set[e.AuditID] = e.ExpiresAt
+	r.put(e.AuditID, e.ExpiresAt)
 	r.mu.Unlock()
 }
 
@@ -203,7 +248,13 @@ func (r *revocations) revoked(auditIDs []string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range auditIDs {
-		if _, ok := r.set[id]; ok {
+		var ok bool
+		if k, short := keyOf(id); short {
+			_, ok = r.set[k]
+		} else {
+			_, ok = r.other[id]
+		}
+		if ok {
 			return true
 		}
 	}

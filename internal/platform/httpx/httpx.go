@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gureum/gureum/internal/platform/errs"
@@ -82,6 +83,16 @@ type Options struct {
 type Server struct {
 	opts Options
 	mux  *http.ServeMux
+	// last is the UnixNano time the last request started.
+	last atomic.Int64
+}
+
+// LastRequest returns when the last request started (zero before any).
+func (s *Server) LastRequest() time.Time {
+	if n := s.last.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // NewServer returns an empty server.
@@ -291,6 +302,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, render Error
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.last.Store(start.UnixNano())
 		id := "req-" + ids.UUID()
 		w.Header().Set("X-Openstack-Request-Id", id)
 		r = r.WithContext(logging.WithRequestID(r.Context(), id))
@@ -348,6 +360,15 @@ func (g *authGuard) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return g.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps the server's sendfile path for file bodies (image data):
+// io.Copy only takes it when every wrapper passes ReadFrom down.
+func (g *authGuard) ReadFrom(src io.Reader) (int64, error) {
+	if !g.check(http.StatusOK) {
+		return 0, nil
+	}
+	return io.Copy(g.ResponseWriter, src)
 }
 
 func (g *authGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }

@@ -89,6 +89,19 @@ func TestAuthPolicyAndErrors(t *testing.T) {
 			return ok(w, r)
 		}},
 		httpx.Route{Method: "GET", Path: "/forgot/{id}", Rule: "owner", Deferred: true, Handler: ok},
+		// Bodies copied with io.Copy go through ReadFrom (the sendfile
+		// path): the guard must hold there too.
+		httpx.Route{Method: "GET", Path: "/copy/{id}", Rule: "owner", Deferred: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
+			if err := httpx.Authorize(r, policy.Target{"project_id": "p1"}); err != nil {
+				return err
+			}
+			_, err := io.Copy(w, strings.NewReader("data"))
+			return err
+		}},
+		httpx.Route{Method: "GET", Path: "/forgot-copy/{id}", Rule: "owner", Deferred: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
+			_, err := io.Copy(w, strings.NewReader("secret"))
+			return err
+		}},
 		httpx.Route{Method: "GET", Path: "/panic", Rule: "any", Handler: func(http.ResponseWriter, *http.Request) error { panic("boom") }},
 	)
 	cases := []struct {
@@ -111,6 +124,8 @@ func TestAuthPolicyAndErrors(t *testing.T) {
 		{"DELETE", "/svc/echo", "member-p1", "", 405},
 		{"GET", "/svc/panic", "member-p1", "", 500},
 		{"GET", "/svc/forgot/x", "member-p1", "", 500},
+		{"GET", "/svc/copy/x", "member-p1", "", 200},
+		{"GET", "/svc/forgot-copy/x", "member-p1", "", 500},
 	}
 	for _, c := range cases {
 		w := do(h, c.method, c.path, c.token, c.body)
@@ -120,6 +135,9 @@ func TestAuthPolicyAndErrors(t *testing.T) {
 		}
 		if c.want >= 400 && !strings.Contains(w.Body.String(), `"kind"`) {
 			t.Errorf("%s %s: error not in the service's format: %s", c.method, c.path, w.Body.String())
+		}
+		if strings.Contains(w.Body.String(), "secret") {
+			t.Errorf("%s %s: body of an unauthorized deferred route leaked: %s", c.method, c.path, w.Body.String())
 		}
 		if w.Header().Get("X-Openstack-Request-Id") == "" {
 			t.Errorf("%s %s: no request id", c.method, c.path)
