@@ -229,6 +229,11 @@ func (ad networksAdapter) CreatePort(ctx context.Context, c compute.Caller, r co
 func (ad networksAdapter) BindPort(ctx context.Context, c compute.Caller, portID, deviceID, host string) (*compute.Port, error) {
 	p, err := ad.svc.BindPort(ctx, portID, deviceID, "compute:nova", host)
 	if err != nil {
+		// Another device took the port first (the bind is conditional):
+		// nova's PortInUse, a 409 conflictingRequest.
+		if errs.From(err).Type == "PortInUse" {
+			return nil, errs.Conflict("Port %s is still in use.", portID)
+		}
 		return nil, err
 	}
 	_ = ad.svc.SetPortStatus(ctx, portID, "ACTIVE")

@@ -336,6 +336,14 @@ type Ops interface {
 	UsedSegments(ctx context.Context, netType, physnet string, from, to int) ([]int, error)
 	ReleaseSegments(ctx context.Context, networkID string) error
 
+	// ClaimPortDevice sets a port's device_id to deviceID only when the
+	// port has no device or already has deviceID, in one conditional
+	// statement: of claims racing for one port with different devices
+	// exactly one wins, the others get a Conflict (PortInUse). NotFound
+	// when there is no such port. Inside a transaction it also holds the
+	// port's row until the end; the caller then writes the body to match.
+	ClaimPortDevice(ctx context.Context, portID, deviceID string) error
+
 	SetPortSecurityGroups(ctx context.Context, portID string, sgs []string) error
 	SecurityGroupPorts(ctx context.Context, sgID string) (int, error)
 	// ClaimDefaultSecurityGroup records sgID as the project's default group

@@ -571,9 +571,40 @@ func (s *Service) GetPort(ctx context.Context, c Caller, id string) (*Port, erro
 }
 
 // BindPort attaches a port to a device on a host (compute's plug step):
-// device_id, device_owner and binding:host_id in one change.
+// device_id, device_owner and binding:host_id in one change. The bind is
+// conditional: it takes the port only when it has no device or already
+// has deviceID (a retried bind), decided by the store in one statement,
+// so of two servers taking one port at once exactly one gets it and the
+// other a Conflict (PortInUse). Neutron's own update (UpdatePort) stays
+// unconditional: an owner or admin may rewrite device_id through the
+// API. An empty deviceID unbinds.
 func (s *Service) BindPort(ctx context.Context, portID, deviceID, deviceOwner, hostID string) (*Port, error) {
-	return s.UpdatePort(ctx, Caller{Admin: true}, portID, PortSpec{DeviceID: &deviceID, DeviceOwner: &deviceOwner, HostID: &hostID}, nil)
+	sp := PortSpec{DeviceID: &deviceID, DeviceOwner: &deviceOwner, HostID: &hostID}
+	if deviceID == "" {
+		return s.UpdatePort(ctx, Caller{Admin: true}, portID, sp, nil)
+	}
+	var p *Port
+	err := s.store.Tx(ctx, func(o Ops) error {
+		if err := o.ClaimPortDevice(ctx, portID, deviceID); err != nil {
+			if errs.Is(err, errs.KindNotFound) {
+				return notFound(KindPort, portID)
+			}
+			return err
+		}
+		var err error
+		p, _, err = load[*Port](ctx, o, Caller{Admin: true}, KindPort, portID, true)
+		if err != nil {
+			return err
+		}
+		if err := s.applyPortSpec(p, sp, false); err != nil {
+			return err
+		}
+		return s.save(ctx, o, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // SetPortStatus records the data plane's view of a port (ACTIVE, DOWN,

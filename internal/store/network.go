@@ -274,6 +274,28 @@ func (o netOps) ReleaseSegments(ctx context.Context, networkID string) error {
 	return err
 }
 
+func (o netOps) ClaimPortDevice(ctx context.Context, portID, deviceID string) error {
+	if deviceID == "" {
+		return fmt.Errorf("store: a port is claimed for a device, not for none")
+	}
+	// One UPDATE decides: on PostgreSQL a racing claim waits for the row
+	// and re-checks the condition on the committed version; SQLite has one
+	// writer at a time.
+	res, err := o.q.Exec(ctx, `UPDATE net_ports SET device_id = ? WHERE id = ? AND (device_id = '' OR device_id = ?)`, deviceID, portID, deviceID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var device, networkID string
+	err = o.q.QueryRow(ctx, `SELECT device_id, parent_id FROM net_ports WHERE id = ?`, portID).Scan(&device, &networkID)
+	if err != nil {
+		return notFound(err, "Port %s could not be found.", portID)
+	}
+	return errs.Conflict("Unable to complete operation on port %s for network %s. Port already has an attached device %s.", portID, networkID, device).WithType("PortInUse")
+}
+
 func (o netOps) SetPortSecurityGroups(ctx context.Context, portID string, sgs []string) error {
 	if _, err := o.q.Exec(ctx, `DELETE FROM net_port_security_groups WHERE port_id = ?`, portID); err != nil {
 		return err
