@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/instanceactions"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gureum/gureum/internal/testenv"
 )
 
 // TestRescue drives rescue/unrescue through gophercloud on the fake
@@ -113,7 +115,12 @@ func TestRescue(t *testing.T) {
 	if _, err := servers.Rescue(ctx, sc, e, servers.RescueOpts{}).Extract(); err != nil {
 		t.Fatalf("rescue an ERROR server: %v", err)
 	}
-	waitStatus(t, sc, e, "RESCUE")
+	// The server shows ERROR until the rescue lands (its vm_state changes
+	// only then, as nova's does): waitStatus would stop at the first ERROR.
+	testenv.Eventually(t, 20*time.Second, "server "+e+" to become RESCUE", func() bool {
+		sv, err := servers.Get(ctx, sc, e).Extract()
+		return err == nil && sv.Status == "RESCUE"
+	})
 	if err := servers.Unrescue(ctx, sc, e).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
