@@ -240,9 +240,9 @@ func (ad networksAdapter) BindPort(ctx context.Context, c compute.Caller, portID
 	return ad.port(ctx, p), nil
 }
 
-func (ad networksAdapter) UnbindPort(ctx context.Context, c compute.Caller, portID string) error {
-	_, err := ad.svc.BindPort(ctx, portID, "", "", "")
-	if err == nil {
+func (ad networksAdapter) UnbindPort(ctx context.Context, c compute.Caller, portID, deviceID string) error {
+	released, err := ad.svc.ReleasePort(ctx, portID, deviceID)
+	if err == nil && released {
 		_ = ad.svc.SetPortStatus(ctx, portID, "DOWN")
 	}
 	return err

@@ -195,7 +195,7 @@ func (s *Service) cleanupPorts(ctx context.Context, c Caller, id string) {
 		if p.Created {
 			err = s.networks.DeletePort(ctx, c, p.ID)
 		} else {
-			err = s.networks.UnbindPort(ctx, c, p.ID)
+			err = s.networks.UnbindPort(ctx, c, p.ID, id)
 		}
 		if err != nil && !errs.Is(err, errs.KindNotFound) {
 			s.log.Warn("release port", "server", id, "port", p.ID, "err", err)

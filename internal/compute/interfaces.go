@@ -245,7 +245,7 @@ func (s *Service) AttachInterface(ctx context.Context, c Caller, id string, r At
 		if created {
 			err = s.networks.DeletePort(ctx, Caller{Admin: true, ProjectID: sv.ProjectID}, portID)
 		} else {
-			err = s.networks.UnbindPort(ctx, Caller{Admin: true, ProjectID: sv.ProjectID}, portID)
+			err = s.networks.UnbindPort(ctx, Caller{Admin: true, ProjectID: sv.ProjectID}, portID, id)
 		}
 		if err != nil && !errs.Is(err, errs.KindNotFound) {
 			s.log.Warn("release port after a failed attach", "server", id, "port", portID, "err", err)
@@ -356,7 +356,7 @@ func (s *Service) DetachInterface(ctx context.Context, c Caller, id, portID stri
 	if sp.Created {
 		err = s.networks.DeletePort(ctx, admin, portID)
 	} else {
-		err = s.networks.UnbindPort(ctx, admin, portID)
+		err = s.networks.UnbindPort(ctx, admin, portID, id)
 	}
 	if err != nil && !errs.Is(err, errs.KindNotFound) {
 		s.log.Warn("release detached port", "server", id, "port", portID, "err", err)

@@ -105,7 +105,9 @@ type Networks interface {
 	// BindPort sets the port's device and host and returns it complete
 	// (MTU, gateway, bridge and tap names).
 	BindPort(ctx context.Context, c Caller, portID, deviceID, host string) (*Port, error)
-	UnbindPort(ctx context.Context, c Caller, portID string) error
+	// UnbindPort releases a port the server deviceID holds; one that
+	// another device holds by now is left alone.
+	UnbindPort(ctx context.Context, c Caller, portID, deviceID string) error
 	DeletePort(ctx context.Context, c Caller, portID string) error
 }
 

@@ -607,6 +607,29 @@ func (s *Service) BindPort(ctx context.Context, portID, deviceID, deviceOwner, h
 	return p, nil
 }
 
+// ReleasePort unbinds a port from deviceID (device, owner and host
+// cleared). A port some other device holds by now — rebound through the
+// Neutron API after this one took it — is left alone: released reports
+// whether the port was this device's to release.
+func (s *Service) ReleasePort(ctx context.Context, portID, deviceID string) (released bool, err error) {
+	err = s.store.Tx(ctx, func(o Ops) error {
+		p, _, err := load[*Port](ctx, o, Caller{Admin: true}, KindPort, portID, true)
+		if err != nil {
+			return err
+		}
+		if p.DeviceID != deviceID {
+			return nil
+		}
+		none := ""
+		if err := s.applyPortSpec(p, PortSpec{DeviceID: &none, DeviceOwner: &none, HostID: &none}, false); err != nil {
+			return err
+		}
+		released = true
+		return s.save(ctx, o, p)
+	})
+	return released, err
+}
+
 // SetPortStatus records the data plane's view of a port (ACTIVE, DOWN,
 // BUILD, ERROR).
 func (s *Service) SetPortStatus(ctx context.Context, portID, status string) error {

@@ -195,3 +195,49 @@ func TestPortBindRace(t *testing.T) {
 		t.Fatalf("attach to the loser afterwards: %v", err)
 	}
 }
+
+// TestReleaseLeavesRebound: a user's port moved to another device through
+// the Neutron API after a server took it stays with that device when the
+// server is deleted; the server only releases what it still holds.
+func TestReleaseLeavesRebound(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	p := s.CreateProjectUser(t, "rel-p", "rel-alice", "member")
+	pc := s.LoginProject(t, p)
+	sc := computeClient(t, s, pc, "2.38")
+	nc := s.ServiceClient(t, pc, "network", "v2.0")
+	net, _ := netWithSubnet(t, nc, "rel-net", "10.62.2.0/24")
+	mk := func(name string) *ports.Port {
+		port, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: net.ID, Name: name}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return port
+	}
+	moved, kept := mk("moved"), mk("kept")
+	sv, err := servers.Create(ctx, sc, servers.CreateOpts{Name: "rel", ImageRef: testImage, FlavorRef: "1",
+		Networks: []servers.Network{{Port: moved.ID}, {Port: kept.ID}}}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, sc, sv.ID, "ACTIVE")
+	other := "0d5c2b9e-9f7a-4c1e-8d3b-2a6f4e8c1b7d"
+	if _, err := ports.Update(ctx, nc, moved.ID, ports.UpdateOpts{DeviceID: &other}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	if err := servers.Delete(ctx, sc, sv.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, "server deleted", func() bool {
+		_, err := servers.Get(ctx, sc, sv.ID).Extract()
+		return gophercloud.ResponseCodeIs(err, http.StatusNotFound)
+	})
+	got, err := ports.Get(ctx, nc, moved.ID).Extract()
+	if err != nil || got.DeviceID != other {
+		t.Fatalf("moved port after delete: device %q, %v (want %s)", got.DeviceID, err, other)
+	}
+	got, err = ports.Get(ctx, nc, kept.ID).Extract()
+	if err != nil || got.DeviceID != "" || got.DeviceOwner != "" {
+		t.Fatalf("the server's own port not released: device %q owner %q, %v", got.DeviceID, got.DeviceOwner, err)
+	}
+}
