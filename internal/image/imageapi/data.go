@@ -1,8 +1,10 @@
 package imageapi
 
 import (
+	"io"
 	"mime"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gureum/gureum/internal/image"
@@ -73,8 +75,29 @@ func (a *API) download(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get("Range") == "" {
 		h.Set("Content-MD5", img.Checksum)
 	}
-	http.ServeContent(w, r, "", time.Time{}, f)
+	http.ServeContent(bigWrites{w}, r, "", time.Time{}, f)
 	return nil
+}
+
+// downloadChunk is the size of the writes a download makes to the socket.
+// Measured on loopback here: 1 MiB writes send about 1.6x what 32 KiB
+// writes (io.Copy's default) do, and sendfile from a file evicted from the
+// page cache was slower than both. One buffer per download in flight.
+const downloadChunk = 1 << 20
+
+var downloadBufs = sync.Pool{New: func() any { b := make([]byte, downloadChunk); return &b }}
+
+// bigWrites makes http.ServeContent copy the image in downloadChunk
+// writes: ServeContent copies with io.Copy, which uses the writer's
+// ReadFrom.
+type bigWrites struct{ http.ResponseWriter }
+
+func (w bigWrites) ReadFrom(src io.Reader) (int64, error) {
+	buf := downloadBufs.Get().(*[]byte)
+	defer downloadBufs.Put(buf)
+	// Only Write of the wrapped writer: its own ReadFrom would take the
+	// sendfile path or a 32 KiB buffer.
+	return io.CopyBuffer(struct{ io.Writer }{w.ResponseWriter}, struct{ io.Reader }{src}, *buf)
 }
 
 type importRequest struct {

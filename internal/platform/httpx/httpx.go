@@ -362,15 +362,6 @@ func (g *authGuard) Write(b []byte) (int, error) {
 	return g.ResponseWriter.Write(b)
 }
 
-// ReadFrom keeps the server's sendfile path for file bodies (image data):
-// io.Copy only takes it when every wrapper passes ReadFrom down.
-func (g *authGuard) ReadFrom(src io.Reader) (int64, error) {
-	if !g.check(http.StatusOK) {
-		return 0, nil
-	}
-	return io.Copy(g.ResponseWriter, src)
-}
-
 func (g *authGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 type statusWriter struct {

@@ -89,8 +89,8 @@ func TestAuthPolicyAndErrors(t *testing.T) {
 			return ok(w, r)
 		}},
 		httpx.Route{Method: "GET", Path: "/forgot/{id}", Rule: "owner", Deferred: true, Handler: ok},
-		// Bodies copied with io.Copy go through ReadFrom (the sendfile
-		// path): the guard must hold there too.
+		// Bodies copied with io.Copy (file downloads): the guard must
+		// hold there too.
 		httpx.Route{Method: "GET", Path: "/copy/{id}", Rule: "owner", Deferred: true, Handler: func(w http.ResponseWriter, r *http.Request) error {
 			if err := httpx.Authorize(r, policy.Target{"project_id": "p1"}); err != nil {
 				return err
