@@ -136,10 +136,11 @@ type Compute struct {
 	// ShutdownTimeout is how long a stop waits for the guest to act on
 	// ACPI power-off before QEMU is stopped.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// GuestNice is the CPU nice value (0–19) of running guests. Guests
-	// yield the CPU to the node's own work (starting other guests, DHCP,
-	// the API): a host full of busy guests still creates and deletes
-	// servers promptly. Idle CPU is not affected; 0 turns it off.
+	// GuestNice is the CPU nice value (0–19) of running guests, so that
+	// on a host full of CPU-bound guests the node's own work (starting
+	// guests, DHCP, the API) goes first. Off (0) by default: measured on
+	// booting guests it did not speed up 20 concurrent creates, and it
+	// slowed a new guest's boot while the API was busy.
 	GuestNice int `yaml:"guest_nice"`
 	// Quota holds the per-project defaults (-1: unlimited).
 	Quota ComputeQuota `yaml:"quota"`
@@ -190,7 +191,6 @@ func Default() Config {
 			AgentDownTime:       60 * time.Second,
 			TaskTimeout:         5 * time.Minute,
 			ShutdownTimeout:     30 * time.Second,
-			GuestNice:           10,
 			Quota:               ComputeQuota{Instances: 10, Cores: 20, RAM: 51200, KeyPairs: 100, ServerGroups: 10, ServerGroupMembers: 10, MetadataItems: 128},
 		},
 	}
