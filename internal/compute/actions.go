@@ -36,6 +36,44 @@ func stateConflict(sv *Server, action string) error {
 	return errs.Conflict("Cannot '%s' instance %s while it is in vm_state %s", action, sv.ID, sv.VMState)
 }
 
+// beginTask sets a server's task state for action when the server is in
+// one of the vm states from, placed on a node and not busy with another
+// task (409 otherwise); also, when set, changes more in the same update.
+func (s *Service) beginTask(ctx context.Context, id, action string, from []string, task string, also func(*Server)) (*Server, error) {
+	return s.store.UpdateServer(ctx, id, func(sv *Server) error {
+		if !contains(from, sv.VMState) || sv.NodeID == "" {
+			return stateConflict(sv, action)
+		}
+		if sv.TaskState != "" {
+			return errs.Conflict("Cannot '%s' instance %s while it is in task_state %s", action, sv.ID, sv.TaskState)
+		}
+		sv.TaskState = task
+		if also != nil {
+			also(sv)
+		}
+		return nil
+	})
+}
+
+// bootImage looks up the image a server is to boot (as c) and checks it
+// fits the flavor; nil when there is no image service.
+func (s *Service) bootImage(ctx context.Context, c Caller, imageID string, f *Flavor) (*Image, error) {
+	if s.images == nil {
+		return nil, nil
+	}
+	img, err := s.images.GetImage(ctx, c, imageID)
+	if err != nil {
+		if errs.Is(err, errs.KindNotFound) {
+			return nil, errs.BadRequest("Image %s could not be found.", imageID)
+		}
+		return nil, err
+	}
+	if err := checkImageFits(img, f); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
 // Power runs start, stop, reboot, pause, unpause, suspend, resume or
 // crashdump: the desired state is written with a task state at once
 // (409 when the state does not allow it), the agent applies it in the
@@ -45,11 +83,8 @@ func (s *Service) Power(ctx context.Context, c Caller, id, action string, hard b
 	if !ok {
 		return errs.BadRequest("Unknown action %s.", action)
 	}
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return err
 	}
 	task := pa.task
@@ -151,28 +186,17 @@ type RebuildRequest struct {
 
 // Rebuild replaces a server's disk with an image.
 func (s *Service) Rebuild(ctx context.Context, c Caller, id string, r RebuildRequest) (*Server, string, error) {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return nil, "", err
 	}
 	imageID := lastSegment(r.ImageRef)
 	if !ids.ValidUUID(imageID) {
 		return nil, "", errs.BadRequest("Invalid imageRef provided.")
 	}
-	var img *Image
-	if s.images != nil {
-		if img, err = s.images.GetImage(ctx, c, imageID); err != nil {
-			if errs.Is(err, errs.KindNotFound) {
-				return nil, "", errs.BadRequest("Image %s could not be found.", imageID)
-			}
-			return nil, "", err
-		}
-		if err := checkImageFits(img, &sv.Flavor); err != nil {
-			return nil, "", err
-		}
+	img, err := s.bootImage(ctx, c, imageID, &sv.Flavor)
+	if err != nil {
+		return nil, "", err
 	}
 	if r.Metadata != nil {
 		if err := s.ValidateMetadata(ctx, sv.ProjectID, r.Metadata); err != nil {
@@ -185,21 +209,14 @@ func (s *Service) Rebuild(ctx context.Context, c Caller, id string, r RebuildReq
 	if r.AdminPass == "" {
 		r.AdminPass = ids.Random(6)
 	}
-	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
-		if !contains([]string{VMActive, VMStopped, VMError}, sv.VMState) || sv.NodeID == "" {
-			return stateConflict(sv, "rebuild")
-		}
-		if sv.TaskState != "" {
-			return errs.Conflict("Cannot 'rebuild' instance %s while it is in task_state %s", sv.ID, sv.TaskState)
-		}
-		sv.ImageRef, sv.TaskState = imageID, TaskRebuilding
+	sv, err = s.beginTask(ctx, id, "rebuild", []string{VMActive, VMStopped, VMError}, TaskRebuilding, func(sv *Server) {
+		sv.ImageRef = imageID
 		if r.Name != nil {
 			sv.Name = *r.Name
 		}
 		if r.Metadata != nil {
 			sv.Metadata = r.Metadata
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -256,11 +273,8 @@ func (s *Service) runTask(ctx context.Context, sv *Server, requestID, event stri
 // case: nova's allow_resize_to_same_host): the new flavor's quota and
 // allocation are claimed first; the server waits in VERIFY_RESIZE.
 func (s *Service) Resize(ctx context.Context, c Caller, id, flavorRef string) error {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return err
 	}
 	nf, err := s.GetFlavor(ctx, c, lastSegment(flavorRef))
@@ -315,11 +329,8 @@ func (s *Service) Resize(ctx context.Context, c Caller, id, flavorRef string) er
 
 // ConfirmResize keeps the new flavor.
 func (s *Service) ConfirmResize(ctx context.Context, c Caller, id string) error {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return err
 	}
 	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
@@ -338,11 +349,8 @@ func (s *Service) ConfirmResize(ctx context.Context, c Caller, id string) error 
 
 // RevertResize goes back to the old flavor and releases the difference.
 func (s *Service) RevertResize(ctx context.Context, c Caller, id string) error {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return err
 	}
 	if sv.VMState != VMResized || sv.TaskState != "" || sv.OldFlavor == nil {
@@ -401,16 +409,7 @@ func (s *Service) CreateImage(ctx context.Context, c Caller, id, name string, md
 	if name == "" || len(name) > MaxNameLen {
 		return "", errs.BadRequest("Invalid input for field/attribute name.")
 	}
-	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
-		if !contains([]string{VMActive, VMStopped, VMPaused, VMSuspended}, sv.VMState) || sv.NodeID == "" {
-			return stateConflict(sv, "createImage")
-		}
-		if sv.TaskState != "" {
-			return errs.Conflict("Cannot 'createImage' instance %s while it is in task_state %s", sv.ID, sv.TaskState)
-		}
-		sv.TaskState = TaskSnapshot
-		return nil
-	})
+	sv, err = s.beginTask(ctx, id, "createImage", []string{VMActive, VMStopped, VMPaused, VMSuspended}, TaskSnapshot, nil)
 	if err != nil {
 		return "", err
 	}

@@ -21,11 +21,8 @@ const (
 // From ACTIVE, SHUTOFF or ERROR (409 otherwise); the boot runs in the
 // background and the server turns RESCUE.
 func (s *Service) Rescue(ctx context.Context, c Caller, id, adminPass, imageRef string) (string, error) {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return "", err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return "", err
 	}
 	imageID := sv.ImageRef
@@ -37,31 +34,14 @@ func (s *Service) Rescue(ctx context.Context, c Caller, id, adminPass, imageRef 
 		}
 		ic = c
 	}
-	var img *Image
-	if s.images != nil {
-		if img, err = s.images.GetImage(ctx, ic, imageID); err != nil {
-			if errs.Is(err, errs.KindNotFound) {
-				return "", errs.BadRequest("Image %s could not be found.", imageID)
-			}
-			return "", err
-		}
-		if err := checkImageFits(img, &sv.Flavor); err != nil {
-			return "", err
-		}
+	img, err := s.bootImage(ctx, ic, imageID, &sv.Flavor)
+	if err != nil {
+		return "", err
 	}
 	if adminPass == "" {
 		adminPass = ids.Random(6)
 	}
-	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
-		if !contains([]string{VMActive, VMStopped, VMError}, sv.VMState) || sv.NodeID == "" {
-			return stateConflict(sv, "rescue")
-		}
-		if sv.TaskState != "" {
-			return errs.Conflict("Cannot 'rescue' instance %s while it is in task_state %s", sv.ID, sv.TaskState)
-		}
-		sv.TaskState = TaskRescuing
-		return nil
-	})
+	sv, err = s.beginTask(ctx, id, "rescue", []string{VMActive, VMStopped, VMError}, TaskRescuing, nil)
 	if err != nil {
 		return "", err
 	}
@@ -75,23 +55,13 @@ func (s *Service) Rescue(ctx context.Context, c Caller, id, adminPass, imageRef 
 
 // Unrescue boots a rescued server from its own disk again (ACTIVE).
 func (s *Service) Unrescue(ctx context.Context, c Caller, id string) error {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
 		return err
 	}
-	if err := s.checkLocked(c, sv); err != nil {
-		return err
-	}
-	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
-		if sv.VMState != VMRescued {
-			return stateConflict(sv, "unrescue")
-		}
-		if sv.TaskState != "" {
-			return errs.Conflict("Cannot 'unrescue' instance %s while it is in task_state %s", sv.ID, sv.TaskState)
-		}
-		sv.TaskState = TaskUnrescuing
-		return nil
-	})
+	// A rescued server is on a node (rescue needs one and it is never
+	// taken away).
+	sv, err = s.beginTask(ctx, id, "unrescue", []string{VMRescued}, TaskUnrescuing, nil)
 	if err != nil {
 		return err
 	}

@@ -428,11 +428,8 @@ func (s *Service) UpdateServer(ctx context.Context, c Caller, id string, name *s
 
 // SetMetadata replaces (or merges into) a server's metadata.
 func (s *Service) SetMetadata(ctx context.Context, c Caller, id string, md map[string]string, replace bool) (*Server, error) {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return nil, err
 	}
 	merged := map[string]string{}
@@ -452,11 +449,8 @@ func (s *Service) SetMetadata(ctx context.Context, c Caller, id string, md map[s
 
 // DeleteMetadata removes one key.
 func (s *Service) DeleteMetadata(ctx context.Context, c Caller, id, key string) error {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return err
 	}
 	if _, ok := sv.Metadata[key]; !ok {
@@ -513,14 +507,24 @@ func (s *Service) checkLocked(c Caller, sv *Server) error {
 	return nil
 }
 
+// unlockedServer is the server c may act on: it exists for c (404
+// otherwise) and is not locked against c (409).
+func (s *Service) unlockedServer(ctx context.Context, c Caller, id string) (*Server, error) {
+	sv, err := s.GetServer(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLocked(c, sv); err != nil {
+		return nil, err
+	}
+	return sv, nil
+}
+
 // DeleteServer deletes a server: the guest on its node, its ports, then
 // its record, allocations and quota usage.
 func (s *Service) DeleteServer(ctx context.Context, c Caller, id string, force bool) error {
-	sv, err := s.GetServer(ctx, c, id)
+	sv, err := s.unlockedServer(ctx, c, id)
 	if err != nil {
-		return err
-	}
-	if err := s.checkLocked(c, sv); err != nil {
 		return err
 	}
 	sv, err = s.store.UpdateServer(ctx, id, func(sv *Server) error {
