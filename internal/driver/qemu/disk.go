@@ -8,6 +8,20 @@ import (
 	"github.com/gureum/gureum/internal/platform/errs"
 )
 
+// lockSpec checks id, takes the instance's lock and loads its spec; the
+// caller defers unlock (given only when err is nil).
+func (d *QEMU) lockSpec(id string) (spec Spec, unlock func(), err error) {
+	if err := checkID(id); err != nil {
+		return Spec{}, nil, err
+	}
+	unlock = d.lock(id)
+	if spec, err = d.loadSpec(id); err != nil {
+		unlock()
+		return Spec{}, nil, err
+	}
+	return spec, unlock, nil
+}
+
 // ResizeDisk implements Driver.
 func (d *QEMU) ResizeDisk(ctx context.Context, id string, gb int) error {
 	if err := checkID(id); err != nil {
@@ -46,14 +60,11 @@ func (d *QEMU) ResizeDisk(ctx context.Context, id string, gb int) error {
 
 // SetFlavor implements Driver.
 func (d *QEMU) SetFlavor(ctx context.Context, id string, vcpus, memoryMB int) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
-	defer d.lock(id)()
-	spec, err := d.loadSpec(id)
+	spec, unlock, err := d.lockSpec(id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if d.hasSavedState(id) {
 		return errs.Conflict("qemu: instance %s is suspended; its saved memory needs the same flavor", id)
 	}
@@ -66,13 +77,11 @@ func (d *QEMU) SetFlavor(ctx context.Context, id string, vcpus, memoryMB int) er
 
 // Snapshot implements Driver.
 func (d *QEMU) Snapshot(ctx context.Context, id, dest string) error {
-	if err := checkID(id); err != nil {
+	_, unlock, err := d.lockSpec(id)
+	if err != nil {
 		return err
 	}
-	defer d.lock(id)()
-	if _, err := d.loadSpec(id); err != nil {
-		return err
-	}
+	defer unlock()
 	if _, err := d.running(id); err == nil {
 		in, err := d.info(ctx, id)
 		if err != nil {

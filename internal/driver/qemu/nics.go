@@ -34,56 +34,43 @@ func deviceID(tap string) string { return "nic-" + tap }
 // it. A suspended instance refuses (its saved memory has the old devices).
 // Attaching a NIC the instance has is a no-op.
 func (d *QEMU) AttachNIC(ctx context.Context, id string, n NIC) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
 	if err := checkNIC(n); err != nil {
 		return err
 	}
 	n.MAC = strings.ToLower(n.MAC)
-	defer d.lock(id)()
-	spec, err := d.loadSpec(id)
+	spec, unlock, err := d.lockSpec(id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	recorded := false
 	for _, x := range spec.NICs {
 		if strings.EqualFold(x.MAC, n.MAC) {
 			recorded = true
 		}
 	}
-	_, err = d.running(id)
-	switch {
-	case errs.Is(err, errs.KindConflict):
-		if d.hasSavedState(id) {
-			return errs.Conflict("qemu: instance %s is suspended", id)
-		}
-	case err != nil:
-		return err
-	default:
-		err = qmp.Do(ctx, d.paths(id).qmp(), func(c *qmp.Client) error {
-			path, _, err := findNIC(ctx, c, n.MAC)
-			if err != nil || path != "" {
-				return err
-			}
-			// A netdev left by an attach that failed half-way.
-			_ = c.Execute(ctx, "netdev_del", map[string]any{"id": netdevID(n.Tap)}, nil)
-			nd := map[string]any{"type": "tap", "id": netdevID(n.Tap), "ifname": n.Tap, "script": "no", "downscript": "no"}
-			if d.accel == "kvm" && d.vhost {
-				nd["vhost"] = true
-			}
-			if err := c.Execute(ctx, "netdev_add", nd, nil); err != nil {
-				return fmt.Errorf("qemu: netdev_add %s: %w", n.Tap, err)
-			}
-			if err := c.Execute(ctx, "device_add", map[string]any{"driver": "virtio-net-pci", "id": deviceID(n.Tap), "netdev": netdevID(n.Tap), "mac": n.MAC}, nil); err != nil {
-				_ = c.Execute(ctx, "netdev_del", map[string]any{"id": netdevID(n.Tap)}, nil)
-				return fmt.Errorf("qemu: device_add %s: %w", n.MAC, err)
-			}
-			return nil
-		})
-		if err != nil {
+	err = d.qmpIfRunning(ctx, id, func(c *qmp.Client) error {
+		path, _, err := findNIC(ctx, c, n.MAC)
+		if err != nil || path != "" {
 			return err
 		}
+		// A netdev left by an attach that failed half-way.
+		_ = c.Execute(ctx, "netdev_del", map[string]any{"id": netdevID(n.Tap)}, nil)
+		nd := map[string]any{"type": "tap", "id": netdevID(n.Tap), "ifname": n.Tap, "script": "no", "downscript": "no"}
+		if d.accel == "kvm" && d.vhost {
+			nd["vhost"] = true
+		}
+		if err := c.Execute(ctx, "netdev_add", nd, nil); err != nil {
+			return fmt.Errorf("qemu: netdev_add %s: %w", n.Tap, err)
+		}
+		if err := c.Execute(ctx, "device_add", map[string]any{"driver": "virtio-net-pci", "id": deviceID(n.Tap), "netdev": netdevID(n.Tap), "mac": n.MAC}, nil); err != nil {
+			_ = c.Execute(ctx, "netdev_del", map[string]any{"id": netdevID(n.Tap)}, nil)
+			return fmt.Errorf("qemu: device_add %s: %w", n.MAC, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if recorded {
 		return nil
@@ -97,14 +84,11 @@ func (d *QEMU) AttachNIC(ctx context.Context, id string, n NIC) error {
 // event once the guest has released it, then netdev_del; the NIC leaves
 // the saved spec. Detaching a NIC the instance lacks is a no-op.
 func (d *QEMU) DetachNIC(ctx context.Context, id, mac string) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
-	defer d.lock(id)()
-	spec, err := d.loadSpec(id)
+	spec, unlock, err := d.lockSpec(id)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	var keep []NIC
 	var gone *NIC
 	for _, x := range spec.NICs {
@@ -114,55 +98,62 @@ func (d *QEMU) DetachNIC(ctx context.Context, id, mac string) error {
 		}
 		keep = append(keep, x)
 	}
-	_, err = d.running(id)
-	switch {
-	case errs.Is(err, errs.KindConflict):
-		if d.hasSavedState(id) {
-			return errs.Conflict("qemu: instance %s is suspended", id)
-		}
-	case err != nil:
-		return err
-	default:
-		err = qmp.Do(ctx, d.paths(id).qmp(), func(c *qmp.Client) error {
-			path, netdev, err := findNIC(ctx, c, mac)
-			if err != nil {
-				return err
-			}
-			if path == "" {
-				if gone != nil {
-					_ = c.Execute(ctx, "netdev_del", map[string]any{"id": netdevID(gone.Tap)}, nil)
-				}
-				return nil
-			}
-			if err := c.Execute(ctx, "device_del", map[string]any{"id": path}, nil); err != nil {
-				return fmt.Errorf("qemu: device_del %s: %w", path, err)
-			}
-			wctx, cancel := context.WithTimeout(ctx, DetachTimeout)
-			defer cancel()
-			if _, err := c.WaitEvent(wctx, "DEVICE_DELETED", func(data json.RawMessage) bool {
-				var ev struct {
-					Path string `json:"path"`
-				}
-				return json.Unmarshal(data, &ev) == nil && ev.Path == path
-			}); err != nil {
-				return fmt.Errorf("qemu: the guest did not release NIC %s: %w", mac, err)
-			}
-			if netdev != "" {
-				if err := c.Execute(ctx, "netdev_del", map[string]any{"id": netdev}, nil); err != nil {
-					return fmt.Errorf("qemu: netdev_del %s: %w", netdev, err)
-				}
-			}
-			return nil
-		})
+	err = d.qmpIfRunning(ctx, id, func(c *qmp.Client) error {
+		path, netdev, err := findNIC(ctx, c, mac)
 		if err != nil {
 			return err
 		}
+		if path == "" {
+			if gone != nil {
+				_ = c.Execute(ctx, "netdev_del", map[string]any{"id": netdevID(gone.Tap)}, nil)
+			}
+			return nil
+		}
+		if err := c.Execute(ctx, "device_del", map[string]any{"id": path}, nil); err != nil {
+			return fmt.Errorf("qemu: device_del %s: %w", path, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, DetachTimeout)
+		defer cancel()
+		if _, err := c.WaitEvent(wctx, "DEVICE_DELETED", func(data json.RawMessage) bool {
+			var ev struct {
+				Path string `json:"path"`
+			}
+			return json.Unmarshal(data, &ev) == nil && ev.Path == path
+		}); err != nil {
+			return fmt.Errorf("qemu: the guest did not release NIC %s: %w", mac, err)
+		}
+		if netdev != "" {
+			if err := c.Execute(ctx, "netdev_del", map[string]any{"id": netdev}, nil); err != nil {
+				return fmt.Errorf("qemu: netdev_del %s: %w", netdev, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if gone == nil {
 		return nil
 	}
 	spec.NICs = keep
 	return writeJSON(d.paths(id).spec(), spec)
+}
+
+// qmpIfRunning runs fn on the QMP connection of a running instance; a
+// shut-off instance has nothing to change (nil), a suspended one refuses
+// (its saved memory has the old devices).
+func (d *QEMU) qmpIfRunning(ctx context.Context, id string, fn func(*qmp.Client) error) error {
+	_, err := d.running(id)
+	switch {
+	case errs.Is(err, errs.KindConflict):
+		if d.hasSavedState(id) {
+			return errs.Conflict("qemu: instance %s is suspended", id)
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	return qmp.Do(ctx, d.paths(id).qmp(), fn)
 }
 
 // GuestNIC is a virtio NIC as QEMU's object tree shows it.

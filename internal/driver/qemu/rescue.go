@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/gureum/gureum/internal/driver/qemu/imagecache"
+	"github.com/gureum/gureum/internal/linux/proc"
 	"github.com/gureum/gureum/internal/platform/errs"
 )
 
@@ -34,28 +35,41 @@ func (s *Spec) setBoot(b Boot) {
 	s.Image, s.ImageFormat, s.Kernel, s.Ramdisk, s.Cmdline = b.Image, b.ImageFormat, b.Kernel, b.Ramdisk, b.Cmdline
 }
 
+// lockState is lockSpec that also adopts the instance's QEMU process (nil
+// when the instance does not run).
+func (d *QEMU) lockState(id string) (spec Spec, pr *proc.Process, unlock func(), err error) {
+	spec, unlock, err = d.lockSpec(id)
+	if err != nil {
+		return Spec{}, nil, nil, err
+	}
+	pr, err = d.running(id)
+	if err != nil && !errs.Is(err, errs.KindConflict) {
+		unlock()
+		return Spec{}, nil, nil, err
+	}
+	return spec, pr, unlock, nil
+}
+
+// ensureRunning starts the instance of spec unless pr, its QEMU, runs.
+func (d *QEMU) ensureRunning(ctx context.Context, spec Spec, pr *proc.Process) error {
+	if pr != nil {
+		return nil
+	}
+	return d.start(ctx, spec)
+}
+
 // Rescue boots the instance from a fresh overlay of the rescue image as
 // its first disk, with its own disk attached second (nova's rescue): a
 // running guest is shut down first (ACPI, then forced after the grace
 // period). Rescuing a rescued instance only makes sure it runs.
 func (d *QEMU) Rescue(ctx context.Context, id string, b Boot) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
-	defer d.lock(id)()
-	spec, err := d.loadSpec(id)
+	spec, pr, unlock, err := d.lockState(id)
 	if err != nil {
 		return err
 	}
-	pr, err := d.running(id)
-	if err != nil && !errs.Is(err, errs.KindConflict) {
-		return err
-	}
+	defer unlock()
 	if spec.Rescue != nil {
-		if pr != nil {
-			return nil
-		}
-		return d.start(ctx, spec)
+		return d.ensureRunning(ctx, spec, pr)
 	}
 	rescued := spec
 	rescued.setBoot(b)
@@ -108,23 +122,13 @@ func (d *QEMU) Rescue(ctx context.Context, id string, b Boot) error {
 // instance from its own disk again. Unrescuing an instance that is not
 // rescued only makes sure it runs.
 func (d *QEMU) Unrescue(ctx context.Context, id string) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
-	defer d.lock(id)()
-	spec, err := d.loadSpec(id)
+	spec, pr, unlock, err := d.lockState(id)
 	if err != nil {
 		return err
 	}
-	pr, err := d.running(id)
-	if err != nil && !errs.Is(err, errs.KindConflict) {
-		return err
-	}
+	defer unlock()
 	if spec.Rescue == nil {
-		if pr != nil {
-			return nil
-		}
-		return d.start(ctx, spec)
+		return d.ensureRunning(ctx, spec, pr)
 	}
 	if pr != nil {
 		// The rescue system holds nothing worth a clean shutdown.
