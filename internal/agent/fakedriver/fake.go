@@ -84,6 +84,22 @@ func (d *Driver) get(id string) (*guest, error) {
 	return g, nil
 }
 
+// steered looks a guest up and applies its "fake:fail" / "fake:hang" for
+// op (outside the lock: a hanging op must not hold up other guests); the
+// caller takes d.mu again to change the guest.
+func (d *Driver) steered(ctx context.Context, id, op string) (*guest, error) {
+	d.mu.Lock()
+	g, err := d.get(id)
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.steer(ctx, g.spec.Metadata, op); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
 func (d *Driver) Destroy(ctx context.Context, id string) error {
 	d.mu.Lock()
 	g := d.guests[id]
@@ -100,13 +116,8 @@ func (d *Driver) Destroy(ctx context.Context, id string) error {
 }
 
 func (d *Driver) Power(ctx context.Context, id, op string, hard bool) error {
-	d.mu.Lock()
-	g, err := d.get(id)
-	d.mu.Unlock()
+	g, err := d.steered(ctx, id, op)
 	if err != nil {
-		return err
-	}
-	if err := d.steer(ctx, g.spec.Metadata, op); err != nil {
 		return err
 	}
 	d.mu.Lock()

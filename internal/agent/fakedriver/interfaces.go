@@ -14,13 +14,8 @@ var _ agent.InterfaceDriver = (*Driver)(nil)
 // AttachInterface adds the NIC to the guest's spec ("fake:fail":
 // "attach_interface" makes it fail).
 func (d *Driver) AttachInterface(ctx context.Context, id string, nic agentapi.NIC) error {
-	d.mu.Lock()
-	g, err := d.get(id)
-	d.mu.Unlock()
+	g, err := d.steered(ctx, id, agentapi.OpAttachInterface)
 	if err != nil {
-		return err
-	}
-	if err := d.steer(ctx, g.spec.Metadata, agentapi.OpAttachInterface); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -37,13 +32,8 @@ func (d *Driver) AttachInterface(ctx context.Context, id string, nic agentapi.NI
 
 // DetachInterface removes the port's NIC from the guest's spec.
 func (d *Driver) DetachInterface(ctx context.Context, id, portID string) error {
-	d.mu.Lock()
-	g, err := d.get(id)
-	d.mu.Unlock()
+	g, err := d.steered(ctx, id, agentapi.OpDetachInterface)
 	if err != nil {
-		return err
-	}
-	if err := d.steer(ctx, g.spec.Metadata, agentapi.OpDetachInterface); err != nil {
 		return err
 	}
 	d.mu.Lock()

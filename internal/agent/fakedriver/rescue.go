@@ -11,13 +11,8 @@ var _ agent.RescueDriver = (*Driver)(nil)
 
 // Rescue "boots" the rescue image ("fake:fail": "rescue" makes it fail).
 func (d *Driver) Rescue(ctx context.Context, s *agentapi.ServerSpec) error {
-	d.mu.Lock()
-	g, err := d.get(s.ID)
-	d.mu.Unlock()
+	g, err := d.steered(ctx, s.ID, agentapi.OpRescue)
 	if err != nil {
-		return err
-	}
-	if err := d.steer(ctx, g.spec.Metadata, agentapi.OpRescue); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -29,13 +24,8 @@ func (d *Driver) Rescue(ctx context.Context, s *agentapi.ServerSpec) error {
 
 // Unrescue boots the guest's own image again.
 func (d *Driver) Unrescue(ctx context.Context, id string) error {
-	d.mu.Lock()
-	g, err := d.get(id)
-	d.mu.Unlock()
+	g, err := d.steered(ctx, id, agentapi.OpUnrescue)
 	if err != nil {
-		return err
-	}
-	if err := d.steer(ctx, g.spec.Metadata, agentapi.OpUnrescue); err != nil {
 		return err
 	}
 	d.mu.Lock()
