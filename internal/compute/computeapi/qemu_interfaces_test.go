@@ -2,9 +2,7 @@ package computeapi_test
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,14 +10,10 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/attachinterfaces"
-	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
 	"github.com/gureum/gureum/internal/agent/qemudriver"
-	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/driver/linuxbridge"
 	"github.com/gureum/gureum/internal/testenv"
 )
@@ -33,54 +27,12 @@ import (
 // namespace. A stopped server takes a port on a network (nova creates it)
 // and has it when it starts; its detach deletes the port.
 func TestQEMUInterfaceHotplug(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireBinary(t, "qemu-system-x86_64", "qemu-img", "dnsmasq", "genisoimage", "ip", "ssh", "ssh-keygen")
-	s := testenv.StartServer(t, func(c *config.Config) {
-		c.Compute.Driver = "qemu"
-		c.Compute.ShutdownTimeout = 3 * time.Second
-		c.Compute.TaskTimeout = 3 * time.Minute
-		c.Compute.NodeName = fmt.Sprintf("node-if-%d", os.Getpid())
-	})
-	t.Cleanup(func() { reapServers(t, s) })
-	imageID := tinyImages(t, s)
-	adminPC := s.Admin(t)
-	sc := computeClient(t, s, adminPC, "2.38")
-	nc := s.ServiceClient(t, adminPC, "network", "v2.0")
-	third := 64 + (os.Getpid()+7)%128
-	mkNet := func(name string, octet int) *networks.Network {
-		n, err := networks.Create(ctx, nc, networks.CreateOpts{Name: name}).Extract()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gw := fmt.Sprintf("10.%d.%d.1", third, octet)
-		if _, err := subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: n.ID, CIDR: fmt.Sprintf("10.%d.%d.0/24", third, octet), IPVersion: gophercloud.IPv4, GatewayIP: &gw}).Extract(); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	netA, netB := mkNet("hp-a", 21), mkNet("hp-b", 22)
-	key := filepath.Join(t.TempDir(), "id_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
-	pub, _ := os.ReadFile(key + ".pub")
-	if _, err := keypairs.Create(ctx, sc, keypairs.CreateOpts{Name: "hp", PublicKey: strings.TrimSpace(string(pub))}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	created, err := servers.Create(ctx, sc, keypairs.CreateOptsExt{CreateOptsBuilder: servers.CreateOpts{Name: "hp-guest", ImageRef: imageID, FlavorRef: "1",
-		Networks: []servers.Network{{UUID: netA.ID}}}, KeyName: "hp"}, nil).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := created.ID
-	sv := waitStatusLong(t, sc, id, "ACTIVE")
-	ipA := sv.Addresses["hp-a"].([]any)[0].(map[string]any)["addr"].(string)
+	e := startQEMU(t, "node-if", "2.38", 7, "hp")
+	s, sc, nc, third := e.s, e.sc, e.nc, e.third
+	netA, netB := e.network(t, "hp-a", 21), e.network(t, "hp-b", 22)
+	id, ipA := e.boot(t, "hp-guest", netA)
 	consoleHas(t, sc, id, regexp.MustCompile(`gureum-guest: ssh ready`), 3*time.Minute)
-	guest := func(cmd string) (string, error) {
-		out, err := exec.Command("ip", "netns", "exec", "qdhcp-"+netA.ID, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-			"-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@"+ipA, cmd).CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
+	guest := func(cmd string) (string, error) { return e.ssh(netA.ID, ipA, cmd) }
 	drv := s.App.Agent.Driver().(*qemudriver.Driver)
 
 	// Attach the user's port on the second network.

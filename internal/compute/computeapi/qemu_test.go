@@ -12,14 +12,10 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
 	"github.com/gureum/gureum/internal/agent"
 	"github.com/gureum/gureum/internal/app"
-	"github.com/gureum/gureum/internal/config"
 	"github.com/gureum/gureum/internal/image"
 	"github.com/gureum/gureum/internal/network"
 	"github.com/gureum/gureum/internal/testenv"
@@ -74,47 +70,13 @@ func consoleHas(t *testing.T, sc *gophercloud.ServiceClient, id string, re *rege
 // metadata service its key, SSH answers from the qdhcp namespace, power
 // actions reach QEMU, and delete leaves nothing behind.
 func TestQEMUServerEndToEnd(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireBinary(t, "qemu-system-x86_64", "qemu-img", "dnsmasq", "genisoimage", "ip", "ssh", "ssh-keygen")
-	s := testenv.StartServer(t, func(c *config.Config) {
-		c.Compute.Driver = "qemu"
-		c.Compute.ShutdownTimeout = 3 * time.Second
-		c.Compute.TaskTimeout = 3 * time.Minute
-		c.Compute.NodeName = fmt.Sprintf("node-%d", os.Getpid())
-	})
-	t.Cleanup(func() { reapServers(t, s) })
-	imageID := tinyImages(t, s)
-	adminPC := s.Admin(t)
-	sc := computeClient(t, s, adminPC, "2.26")
-	nc := s.ServiceClient(t, adminPC, "network", "v2.0")
-	third := 64 + os.Getpid()%128
-	net, err := networks.Create(ctx, nc, networks.CreateOpts{Name: "e2e-net"}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := startQEMU(t, "node", "2.26", 0, "e2e")
+	s, sc := e.s, e.sc
+	net := e.network(t, "e2e-net", 9, "192.0.2.53")
 	if n, err := s.App.Network.GetNetwork(ctx, network.Caller{Admin: true}, net.ID); err != nil || n.MTU != 1450 || n.NetworkType != "vxlan" {
 		t.Fatalf("network %+v %v, want VXLAN with MTU 1450", n, err)
 	}
-	gw := fmt.Sprintf("10.%d.9.1", third)
-	if _, err := subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: net.ID, CIDR: fmt.Sprintf("10.%d.9.0/24", third), IPVersion: gophercloud.IPv4,
-		GatewayIP: &gw, DNSNameservers: []string{"192.0.2.53"}}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	key := filepath.Join(tmp, "id_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
-	pub, _ := os.ReadFile(key + ".pub")
-	if _, err := keypairs.Create(ctx, sc, keypairs.CreateOpts{Name: "e2e", PublicKey: strings.TrimSpace(string(pub))}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	created, err := servers.Create(ctx, sc, keypairs.CreateOptsExt{CreateOptsBuilder: servers.CreateOpts{Name: "tiny-guest", ImageRef: imageID, FlavorRef: "1",
-		Networks: []servers.Network{{UUID: net.ID}}}, KeyName: "e2e"}, nil).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := created.ID
+	id, ip := e.boot(t, "tiny-guest", net)
 	deleted := false
 	t.Cleanup(func() {
 		if !deleted {
@@ -125,19 +87,6 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 			})
 		}
 	})
-	var sv *servers.Server
-	testenv.Eventually(t, 3*time.Minute, "server ACTIVE", func() bool {
-		sv, err = servers.Get(ctx, sc, id).Extract()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sv.Status == "ERROR" {
-			t.Fatalf("server ERROR: %+v", sv.Fault)
-		}
-		return sv.Status == "ACTIVE"
-	})
-	addrs := sv.Addresses["e2e-net"].([]any)
-	ip := addrs[0].(map[string]any)["addr"].(string)
 	console := consoleHas(t, sc, id, regexp.MustCompile(`gureum-guest: ssh ready`), 3*time.Minute)
 	if !strings.Contains(console, fmt.Sprintf("gureum-guest: ip=%s/24 mtu=1450", ip)) {
 		t.Fatalf("console lacks the fixed IP %s and MTU 1450:\n%s", ip, console)
@@ -152,9 +101,7 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 		t.Fatalf("ip filter matched %d", len(got))
 	}
 	ns := "qdhcp-" + net.ID
-	out, err := exec.Command("ip", "netns", "exec", ns, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@"+ip, "cat /sys/class/net/eth0/mtu").CombinedOutput()
-	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "1450") {
+	if out, err := e.ssh(net.ID, ip, "cat /sys/class/net/eth0/mtu"); err != nil || !strings.HasPrefix(out, "1450") {
 		t.Fatalf("ssh: %v %s", err, out)
 	}
 
@@ -182,9 +129,11 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 
 	// Power actions change the API status and QEMU's state (the agent
 	// reports QMP's view as power_state).
+	var sv *servers.Server
 	wait := func(status string, power servers.PowerState) {
 		t.Helper()
 		testenv.Eventually(t, 2*time.Minute, "status "+status, func() bool {
+			var err error
 			sv, err = servers.Get(ctx, sc, id).Extract()
 			return err == nil && sv.Status == status && sv.PowerState == power
 		})
@@ -223,8 +172,7 @@ func TestQEMUServerEndToEnd(t *testing.T) {
 		out, err := servers.ShowConsoleOutput(ctx, sc, id, servers.ShowConsoleOutputOpts{}).Extract()
 		return err == nil && strings.Count(out, "gureum-guest: ssh ready") > readyBefore
 	})
-	if out, err := exec.Command("ip", "netns", "exec", ns, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "root@"+ip, "grep MemTotal /proc/meminfo").CombinedOutput(); err != nil || !memAtLeast(string(out), 1500*1024) {
+	if out, err := e.ssh(net.ID, ip, "grep MemTotal /proc/meminfo"); err != nil || !memAtLeast(out, 1500*1024) {
 		t.Fatalf("guest memory after resize to 2048 MB: %v %s", err, out)
 	}
 
