@@ -117,23 +117,10 @@ func (s *Service) GetInterface(ctx context.Context, c Caller, id, portID string)
 // beginInterfaceTask checks the server's lock and state and sets the task
 // state, so no other action runs while a port is plugged in or out.
 func (s *Service) beginInterfaceTask(ctx context.Context, c Caller, id, action, task string, states []string) (*Server, error) {
-	sv, err := s.GetServer(ctx, c, id)
-	if err != nil {
+	if _, err := s.unlockedServer(ctx, c, id); err != nil {
 		return nil, err
 	}
-	if err := s.checkLocked(c, sv); err != nil {
-		return nil, err
-	}
-	return s.store.UpdateServer(ctx, id, func(sv *Server) error {
-		if !contains(states, sv.VMState) || sv.NodeID == "" {
-			return stateConflict(sv, action)
-		}
-		if sv.TaskState != "" {
-			return errs.Conflict("Cannot '%s' instance %s while it is in task_state %s", action, sv.ID, sv.TaskState)
-		}
-		sv.TaskState = task
-		return nil
-	})
+	return s.beginTask(ctx, id, action, states, task, nil)
 }
 
 // endInterfaceTask clears the task state, records the ports and the
