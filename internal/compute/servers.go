@@ -297,8 +297,15 @@ func (s *Service) checkNetworks(ctx context.Context, c Caller, req *CreateReques
 		}
 		return nil
 	}
+	seen := map[string]bool{}
 	for _, n := range req.Networks {
 		if n.Port != "" {
+			// One port cannot be two of the server's NICs: the second
+			// request for it finds it in use, as nova says.
+			if seen[n.Port] {
+				return errs.Conflict("Port %s is still in use.", n.Port)
+			}
+			seen[n.Port] = true
 			p, err := s.networks.GetPort(ctx, c, n.Port)
 			if err != nil {
 				if errs.Is(err, errs.KindNotFound) {

@@ -241,3 +241,32 @@ func TestReleaseLeavesRebound(t *testing.T) {
 		t.Fatalf("the server's own port not released: device %q owner %q, %v", got.DeviceID, got.DeviceOwner, err)
 	}
 }
+
+// TestSamePortTwice: one port named twice in one create is refused with
+// nova's 409 and nothing is created.
+func TestSamePortTwice(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	p := s.CreateProjectUser(t, "twice-p", "twice-alice", "member")
+	pc := s.LoginProject(t, p)
+	sc := computeClient(t, s, pc, "2.38")
+	nc := s.ServiceClient(t, pc, "network", "v2.0")
+	net, _ := netWithSubnet(t, nc, "twice-net", "10.62.3.0/24")
+	port, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: net.ID, Name: "twice"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = servers.Create(ctx, sc, servers.CreateOpts{Name: "twice", ImageRef: testImage, FlavorRef: "1",
+		Networks: []servers.Network{{Port: port.ID}, {Port: port.ID}}}, nil).Extract()
+	wantCode(t, "same port twice", err, http.StatusConflict)
+	all, err := servers.List(sc, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := servers.ExtractServers(all); len(list) != 0 {
+		t.Fatalf("%d servers created", len(list))
+	}
+	if got, err := ports.Get(ctx, nc, port.ID).Extract(); err != nil || got.DeviceID != "" {
+		t.Fatalf("port after the refused create: device %q, %v", got.DeviceID, err)
+	}
+}
