@@ -48,21 +48,7 @@ func (s *Compute) AdjustUsage(ctx context.Context, projectID string, deltas, lim
 }
 
 func (s *Compute) GetQuotas(ctx context.Context, projectID string) (map[string]int, error) {
-	rows, err := s.db.Query(ctx, `SELECT resource, hard_limit FROM compute_quotas WHERE project_id = ?`, projectID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var r string
-		var n int
-		if err := rows.Scan(&r, &n); err != nil {
-			return nil, err
-		}
-		out[r] = n
-	}
-	return out, rows.Err()
+	return queryCounts(ctx, s.db, `SELECT resource, hard_limit FROM compute_quotas WHERE project_id = ?`, projectID)
 }
 
 func (s *Compute) SetQuotas(ctx context.Context, projectID string, q map[string]int) error {
@@ -85,21 +71,10 @@ func (s *Compute) DeleteQuotas(ctx context.Context, projectID string) error {
 }
 
 func (s *Compute) QuotaUsage(ctx context.Context, projectID, userID string) (map[string]int, error) {
-	out := map[string]int{}
-	rows, err := s.db.Query(ctx, `SELECT resource, in_use FROM compute_quota_usages WHERE project_id = ?`, projectID)
+	out, err := queryCounts(ctx, s.db, `SELECT resource, in_use FROM compute_quota_usages WHERE project_id = ?`, projectID)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var r string
-		var n int
-		if err := rows.Scan(&r, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out[r] = n
-	}
-	rows.Close()
 	var n int
 	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM compute_server_groups WHERE project_id = ?`, projectID).Scan(&n); err != nil {
 		return nil, err

@@ -87,3 +87,23 @@ func queryStrings(ctx context.Context, q Querier, query string, args ...any) ([]
 	}
 	return out, rows.Err()
 }
+
+// queryCounts runs a two-column query (a name and a number: a quota's
+// resource and limit, a subnet and its allocations) into a map.
+func queryCounts(ctx context.Context, q Querier, query string, args ...any) (map[string]int, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}

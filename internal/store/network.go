@@ -220,25 +220,11 @@ func (o netOps) SubnetAllocations(ctx context.Context, subnetID string) ([]netwo
 }
 
 func (o netOps) AllocatedIPCounts(ctx context.Context, subnetIDs []string) (map[string]int, error) {
-	out := map[string]int{}
 	if len(subnetIDs) == 0 {
-		return out, nil
+		return map[string]int{}, nil
 	}
 	in, args := In(subnetIDs)
-	rows, err := o.q.Query(ctx, `SELECT subnet_id, COUNT(*) FROM net_ip_allocations WHERE subnet_id IN `+in+` GROUP BY subnet_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
+	return queryCounts(ctx, o.q, `SELECT subnet_id, COUNT(*) FROM net_ip_allocations WHERE subnet_id IN `+in+` GROUP BY subnet_id`, args...)
 }
 
 func (o netOps) AllocateSegment(ctx context.Context, netType, physnet string, id int, networkID string) (bool, error) {
@@ -345,21 +331,7 @@ func (o netOps) ForgetDefaultSecurityGroup(ctx context.Context, projectID string
 }
 
 func (o netOps) Quotas(ctx context.Context, projectID string) (map[string]int, error) {
-	rows, err := o.q.Query(ctx, `SELECT resource, hard_limit FROM net_quotas WHERE project_id = ?`, projectID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var r string
-		var n int
-		if err := rows.Scan(&r, &n); err != nil {
-			return nil, err
-		}
-		out[r] = n
-	}
-	return out, rows.Err()
+	return queryCounts(ctx, o.q, `SELECT resource, hard_limit FROM net_quotas WHERE project_id = ?`, projectID)
 }
 
 func (o netOps) QuotaProjects(ctx context.Context) ([]string, error) {
