@@ -24,14 +24,7 @@ func TestNetworkBindPortRace(t *testing.T) {
 		ctx := context.Background()
 		svc := netService(db)
 		admin := network.Caller{ProjectID: "p1", Admin: true}
-		name, cidr := "bind", "10.8.0.0/24"
-		n, err := svc.CreateNetwork(ctx, admin, network.NetworkSpec{Name: &name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.CreateSubnet(ctx, admin, network.SubnetSpec{NetworkID: &n.ID, CIDR: &cidr}); err != nil {
-			t.Fatal(err)
-		}
+		n, _ := netWithSubnet(t, ctx, svc, admin, "bind", "10.8.0.0/24")
 		p, err := svc.CreatePort(ctx, admin, network.PortSpec{NetworkID: &n.ID})
 		if err != nil {
 			t.Fatal(err)

@@ -18,6 +18,21 @@ func netService(db *store.DB) *network.Service {
 	return network.New(store.NewNetwork(db), network.Config{Quotas: map[string]int{"port": -1, "network": -1}, PhysicalNetworks: []string{"physnet1"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
+// netWithSubnet creates, as c, a network named name with one subnet of
+// cidr.
+func netWithSubnet(t *testing.T, ctx context.Context, svc *network.Service, c network.Caller, name, cidr string) (*network.Network, *network.Subnet) {
+	t.Helper()
+	n, err := svc.CreateNetwork(ctx, c, network.NetworkSpec{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := svc.CreateSubnet(ctx, c, network.SubnetSpec{NetworkID: &n.ID, CIDR: &cidr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, sn
+}
+
 // TestNetworkIPAMConcurrency races 300 port creates from 16 goroutines for
 // a /24: each of the 253 usable addresses must go to exactly one port, the
 // rest fail with IpAddressGenerationFailure and leave no port behind. The
@@ -27,15 +42,7 @@ func TestNetworkIPAMConcurrency(t *testing.T) {
 		ctx := context.Background()
 		svc := netService(db)
 		admin := network.Caller{ProjectID: "p1", Admin: true}
-		name, cidr := "race", "10.9.0.0/24"
-		n, err := svc.CreateNetwork(ctx, admin, network.NetworkSpec{Name: &name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sn, err := svc.CreateSubnet(ctx, admin, network.SubnetSpec{NetworkID: &n.ID, CIDR: &cidr})
-		if err != nil {
-			t.Fatal(err)
-		}
+		n, sn := netWithSubnet(t, ctx, svc, admin, "race", "10.9.0.0/24")
 		const total, workers = 300, 16
 		var mu sync.Mutex
 		got := map[string]string{}
