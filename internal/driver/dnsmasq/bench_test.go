@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gureum/gureum/internal/driver/dnsmasq"
 	"github.com/gureum/gureum/internal/driver/linuxbridge"
 	"github.com/gureum/gureum/internal/linux/linuxtest"
-	"github.com/gureum/gureum/internal/linux/netns"
 )
 
 // BenchmarkNetworkPlumbing times the host side of a first server on a
@@ -25,15 +23,8 @@ func BenchmarkNetworkPlumbing(b *testing.B) {
 	linuxtest.RequireRoot(b)
 	linuxtest.RequireBinary(b, "dnsmasq")
 	ctx := context.Background()
-	tmp := b.TempDir()
-	os.Chmod(tmp, 0o755)
-	os.Chmod(filepath.Dir(tmp), 0o755)
-	nsm := netns.New(filepath.Join(tmp, "netns"))
-	bridges := linuxbridge.New("gr-")
-	d, err := dnsmasq.New(dnsmasq.Config{StateDir: filepath.Join(tmp, "dhcp"), Netns: nsm, Names: bridges.Names})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := newHost(b, "")
+	bridges, d := h.bridges, h.d
 	var network, port, hosts, teardown time.Duration
 	for i := 0; i < b.N; i++ {
 		id := fmt.Sprintf("%08x-%04x-4000-8000-%012x", os.Getpid(), i, time.Now().UnixNano()&0xffffffffffff)

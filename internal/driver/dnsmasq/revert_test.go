@@ -13,7 +13,6 @@ import (
 	"github.com/gureum/gureum/internal/driver/linuxbridge"
 	"github.com/gureum/gureum/internal/linux/linuxtest"
 	"github.com/gureum/gureum/internal/linux/netdev"
-	"github.com/gureum/gureum/internal/linux/netns"
 )
 
 // A failure half way (dnsmasq cannot start) leaves no namespace, veth or
@@ -22,15 +21,8 @@ func TestEnsureNetworkRollsBack(t *testing.T) {
 	linuxtest.RequireRoot(t)
 	t.Parallel()
 	ctx := context.Background()
-	tmp := t.TempDir()
-	os.Chmod(tmp, 0o755)
-	os.Chmod(filepath.Dir(tmp), 0o755)
-	nsm := netns.New(filepath.Join(tmp, "netns"))
-	bridges := linuxbridge.New("gr-")
-	d, err := dnsmasq.New(dnsmasq.Config{Dnsmasq: "/nonexistent/dnsmasq", StateDir: filepath.Join(tmp, "dhcp"), Netns: nsm, Names: bridges.Names})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHost(t, "/nonexistent/dnsmasq")
+	tmp, nsm, bridges, d := h.tmp, h.nsm, h.bridges, h.d
 	id := fmt.Sprintf("%08x-aaaa-4000-8000-%012x", os.Getpid(), time.Now().UnixNano()&0xffffffffffff)
 	br, err := bridges.EnsureNetwork(ctx, linuxbridge.Network{ID: id, MTU: 1450})
 	if err != nil {
@@ -57,18 +49,12 @@ func TestNetworksOnlyOurs(t *testing.T) {
 	linuxtest.RequireRoot(t)
 	t.Parallel()
 	ctx := context.Background()
-	tmp := t.TempDir()
-	os.Chmod(tmp, 0o755)
-	os.Chmod(filepath.Dir(tmp), 0o755)
-	nsm := netns.New(filepath.Join(tmp, "netns"))
+	h := newHost(t, "")
+	nsm, d := h.nsm, h.d
 	if _, err := nsm.Ensure(ctx, "qdhcp-someone-elses-net"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nsm.Delete(ctx, "qdhcp-someone-elses-net") })
-	d, err := dnsmasq.New(dnsmasq.Config{StateDir: filepath.Join(tmp, "dhcp"), Netns: nsm})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if nets, _ := d.Networks(ctx); len(nets) != 0 {
 		t.Fatalf("Networks = %v, want none of ours", nets)
 	}
