@@ -136,33 +136,22 @@ func (d *QEMU) Reboot(ctx context.Context, id string, hard bool) error {
 	return nil
 }
 
-// Pause implements Driver: the vCPUs stop; memory stays in QEMU.
+// Pause implements Driver: the vCPUs stop; memory stays in QEMU. "stop"
+// drains and flushes every disk: the overlay is consistent on the host
+// while the guest is stopped.
 func (d *QEMU) Pause(ctx context.Context, id string) error {
-	if err := checkID(id); err != nil {
-		return err
-	}
-	defer d.lock(id)()
-	if _, err := d.running(id); err != nil {
-		return err
-	}
-	in, err := d.info(ctx, id)
-	if err != nil {
-		return err
-	}
-	switch in.Status {
-	case Paused:
-		return nil
-	case Running:
-	default:
-		return errs.Conflict("qemu: cannot pause instance %s in state %s", id, in.Status)
-	}
-	// "stop" drains and flushes every disk: the overlay is consistent on
-	// the host while the guest is stopped.
-	return d.exec(ctx, id, "stop", nil)
+	return d.setVCPUs(ctx, id, "pause", Running, Paused, "stop")
 }
 
 // Unpause implements Driver.
 func (d *QEMU) Unpause(ctx context.Context, id string) error {
+	return d.setVCPUs(ctx, id, "unpause", Paused, Running, "cont")
+}
+
+// setVCPUs moves a running QEMU's vCPUs from one status to the other with
+// a monitor command; already there is success, any other status a
+// Conflict.
+func (d *QEMU) setVCPUs(ctx context.Context, id, action string, from, to Status, command string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -175,12 +164,12 @@ func (d *QEMU) Unpause(ctx context.Context, id string) error {
 		return err
 	}
 	switch in.Status {
-	case Running:
+	case to:
 		return nil
-	case Paused:
-		return d.exec(ctx, id, "cont", nil)
+	case from:
+		return d.exec(ctx, id, command, nil)
 	}
-	return errs.Conflict("qemu: instance %s is %s, not paused", id, in.Status)
+	return errs.Conflict("qemu: cannot %s instance %s in state %s", action, id, in.Status)
 }
 
 func (d *QEMU) hasSavedState(id string) bool {
