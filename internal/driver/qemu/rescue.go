@@ -8,6 +8,7 @@ import (
 	"github.com/gureum/gureum/internal/driver/qemu/imagecache"
 	"github.com/gureum/gureum/internal/linux/proc"
 	"github.com/gureum/gureum/internal/platform/errs"
+	"github.com/gureum/gureum/internal/platform/revert"
 )
 
 // Boot is what an instance boots from: an image and, for direct kernel
@@ -89,6 +90,8 @@ func (d *QEMU) Rescue(ctx context.Context, id string, b Boot) error {
 		}
 	}
 	p := d.paths(id)
+	r := revert.New()
+	defer r.Fail()
 	if pr != nil {
 		grace := d.cfg.Grace
 		if in, _ := d.info(ctx, id); in.Status != Running {
@@ -97,24 +100,24 @@ func (d *QEMU) Rescue(ctx context.Context, id string, b Boot) error {
 		if err := d.stop(ctx, id, pr, grace); err != nil {
 			return err
 		}
+		// Back to the instance's own boot, running as it was.
+		r.Add(func() { _ = d.start(context.WithoutCancel(ctx), spec) })
 	}
-	// A suspended guest's saved memory is of the old devices.
-	os.Remove(p.state())
-	os.Remove(p.suspended())
 	os.Remove(p.rescueDisk())
 	if err := d.createOverlay(ctx, base, rescued.ImageFormat, p.rescueDisk(), 0); err != nil {
 		return err
 	}
+	r.Add(func() { os.Remove(p.rescueDisk()) })
 	if err := writeJSON(p.spec(), rescued); err != nil {
-		os.Remove(p.rescueDisk())
 		return err
 	}
+	r.Add(func() { _ = writeJSON(p.spec(), spec) })
+	// The cold start discards a suspended guest's saved memory (of the
+	// old devices).
 	if err := d.start(ctx, rescued); err != nil {
-		// Back to the instance's own boot, shut off.
-		_ = writeJSON(p.spec(), spec)
-		os.Remove(p.rescueDisk())
 		return err
 	}
+	r.Success()
 	return nil
 }
 
