@@ -314,15 +314,11 @@ func (s *Service) allocateIPs(ctx context.Context, o Ops, n *Network, p *Port, f
 					v4done = true
 				}
 			case isSLAAC(sn):
-				pf, _ := parseCIDR(sn.CIDR)
-				a, err := EUI64(pf, p.MACAddress)
+				a, err := allocateSLAAC(ctx, o, sn, p)
 				if err != nil {
 					return nil, err
 				}
-				if err := allocateExact(ctx, o, sn, a, p.ID, false); err != nil {
-					return nil, err
-				}
-				add(sn, a.String())
+				add(sn, a)
 			default:
 				ip, ok, err := allocateAny(ctx, o, sn, p.ID)
 				if err != nil {
@@ -388,15 +384,11 @@ func (s *Service) allocateIPs(ctx context.Context, o Ops, n *Network, p *Port, f
 			}
 			add(sn, a.String())
 		case isSLAAC(sn):
-			pf, _ := parseCIDR(sn.CIDR)
-			a, err := EUI64(pf, p.MACAddress)
+			a, err := allocateSLAAC(ctx, o, sn, p)
 			if err != nil {
 				return nil, err
 			}
-			if err := allocateExact(ctx, o, sn, a, p.ID, false); err != nil {
-				return nil, err
-			}
-			add(sn, a.String())
+			add(sn, a)
 		default:
 			got, ok, err := allocateAny(ctx, o, sn, p.ID)
 			if err != nil {
@@ -415,15 +407,11 @@ func (s *Service) allocateIPs(ctx context.Context, o Ops, n *Network, p *Port, f
 			if !isSLAAC(sn) || slices.ContainsFunc(out, func(x FixedIP) bool { return x.SubnetID == sn.ID }) {
 				continue
 			}
-			pf, _ := parseCIDR(sn.CIDR)
-			a, err := EUI64(pf, p.MACAddress)
+			a, err := allocateSLAAC(ctx, o, sn, p)
 			if err != nil {
 				return nil, err
 			}
-			if err := allocateExact(ctx, o, sn, a, p.ID, false); err != nil {
-				return nil, err
-			}
-			add(sn, a.String())
+			add(sn, a)
 		}
 	}
 	if out == nil {
@@ -649,4 +637,18 @@ func (s *Service) SetPortStatus(ctx context.Context, portID, status string) erro
 		p.Status = status
 		return s.save(ctx, o, p)
 	})
+}
+
+// allocateSLAAC records the port's EUI-64 address on an auto-address
+// subnet: derived from its MAC, never chosen from the pool.
+func allocateSLAAC(ctx context.Context, o Ops, sn *Subnet, p *Port) (string, error) {
+	pf, _ := parseCIDR(sn.CIDR)
+	a, err := EUI64(pf, p.MACAddress)
+	if err != nil {
+		return "", err
+	}
+	if err := allocateExact(ctx, o, sn, a, p.ID, false); err != nil {
+		return "", err
+	}
+	return a.String(), nil
 }
