@@ -173,16 +173,7 @@ func (c *readCache) get(key string, load func() (any, error)) (any, error) {
 		return nil, err // transient store errors are not cached
 	}
 	c.mu.Lock()
-	if len(c.m) >= cacheMaxEntries {
-		for k, e := range c.m {
-			if now.Sub(e.at) >= cacheMaxAge {
-				delete(c.m, k)
-			}
-		}
-		if len(c.m) >= cacheMaxEntries*3/4 {
-			c.m = map[string]cacheEntry{}
-		}
-	}
+	c.m = makeRoom(c.m, cacheMaxEntries, now)
 	c.m[key] = cacheEntry{gen: gen, at: now, val: v, err: err}
 	c.mu.Unlock()
 	return v, err
@@ -307,34 +298,18 @@ func (c *tokenCache) put(id string, gen uint64, t *Token) {
 	if c.m == nil {
 		c.m = map[string]tokenEntry{}
 	}
-	if len(c.m) >= tokenCacheMax {
-		for k, e := range c.m {
-			if now.Sub(e.at) >= cacheMaxAge {
-				delete(c.m, k)
-			}
-		}
-		if len(c.m) >= tokenCacheMax*3/4 {
-			c.m = map[string]tokenEntry{}
-		}
-	}
+	c.m = makeRoom(c.m, tokenCacheMax, now)
 	c.m[id] = tokenEntry{gen: gen, at: now, t: t}
 	c.mu.Unlock()
 }
 
 // sweep drops the entries no lookup can use any more (older than
-// cacheMaxAge) into a fresh map: Go maps never shrink, so after a burst
-// only a new map gives the memory back.
+// cacheMaxAge) and reports how many.
 func (c *readCache) sweep(now time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := make(map[string]cacheEntry)
-	for k, e := range c.m {
-		if now.Sub(e.at) < cacheMaxAge {
-			m[k] = e
-		}
-	}
-	dropped := len(c.m) - len(m)
-	c.m = m
+	var dropped int
+	c.m, dropped = freshOnly(c.m, now)
 	return dropped
 }
 
@@ -342,16 +317,42 @@ func (c *readCache) sweep(now time.Time) int {
 func (c *tokenCache) sweep(now time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var m map[string]tokenEntry
-	for k, e := range c.m {
-		if now.Sub(e.at) < cacheMaxAge {
-			if m == nil {
-				m = map[string]tokenEntry{}
-			}
-			m[k] = e
+	var dropped int
+	c.m, dropped = freshOnly(c.m, now)
+	return dropped
+}
+
+// stamped is a cache entry with the time it was stored.
+type stamped interface{ stamp() time.Time }
+
+func (e cacheEntry) stamp() time.Time { return e.at }
+func (e tokenEntry) stamp() time.Time { return e.at }
+
+// makeRoom keeps a full cache from growing: the stale entries go, and if
+// it is still three quarters full it starts over empty.
+func makeRoom[E stamped](m map[string]E, max int, now time.Time) map[string]E {
+	if len(m) < max {
+		return m
+	}
+	for k, e := range m {
+		if now.Sub(e.stamp()) >= cacheMaxAge {
+			delete(m, k)
 		}
 	}
-	dropped := len(c.m) - len(m)
-	c.m = m
-	return dropped
+	if len(m) >= max*3/4 {
+		return map[string]E{}
+	}
+	return m
+}
+
+// freshOnly copies the entries still usable into a new map: Go maps never
+// shrink, so after a burst only a new map gives the memory back.
+func freshOnly[E stamped](m map[string]E, now time.Time) (map[string]E, int) {
+	out := make(map[string]E)
+	for k, e := range m {
+		if now.Sub(e.stamp()) < cacheMaxAge {
+			out[k] = e
+		}
+	}
+	return out, len(m) - len(out)
 }
