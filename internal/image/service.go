@@ -630,7 +630,7 @@ func (s *Service) Open(ctx context.Context, img *Image) (*os.File, error) {
 		return nil, errs.Internal(err)
 	}
 	// Downloads read the whole file in order: a larger readahead keeps the
-	// disk streaming while sendfile feeds the socket. Advisory only.
+	// disk streaming while the download feeds the socket. Advisory only.
 	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	return f, nil
 }

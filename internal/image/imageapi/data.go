@@ -52,7 +52,7 @@ func (a *API) stage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// download serves GET /file from the file with sendfile, honouring Range.
+// download serves GET /file from the file in large writes, honouring Range.
 func (a *API) download(w http.ResponseWriter, r *http.Request) error {
 	img, _, err := a.load(r)
 	if err != nil {
