@@ -442,26 +442,9 @@ func TestAgentDownAndBack(t *testing.T) {
 	if !strings.Contains(sv.Fault.Message, "No valid host") {
 		t.Fatalf("fault %+v", sv.Fault)
 	}
-	restartFake(t, s)
+	restartAgent(t, s)
 	testenv.Eventually(t, 10*time.Second, "service up", func() bool { return state() == "up" })
 	waitStatus(t, sc, createServer(t, sc, "after", nil), "ACTIVE")
-}
-
-func restartFake(t *testing.T, s *testenv.Server) {
-	t.Helper()
-	nc, err := s.App.Bus.Connect(ctx, "agent-again")
-	if err != nil {
-		t.Fatal(err)
-	}
-	drv, err := app.NewComputeDriver(s.App.Config, s.App.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ag := agent.New(nc, drv, app.AgentOptions(s.App.Config, s.App.Log))
-	if err := ag.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ag.Stop(); nc.Close() })
 }
 
 // TestDriftReported: a guest that vanishes from its node (outside the
@@ -644,5 +627,35 @@ func TestRemoteAgentOverTCP(t *testing.T) {
 	resp, body := s.HTTP(t, "GET", "/compute/v2.1/servers/"+id, sc.TokenID, "")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"OS-EXT-SRV-ATTR:host":"remote-1"`) {
 		t.Fatalf("server not on the remote node: %s", body)
+	}
+}
+
+// TestUnknownStateKeepsPower: a heartbeat that cannot read a guest's
+// state (its monitor busy or still starting) neither changes the server's
+// power state nor counts the guest as missing.
+func TestUnknownStateKeepsPower(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	sc := computeClient(t, s, s.Admin(t), "")
+	id := createServer(t, sc, "busy", nil)
+	waitStatus(t, sc, id, "ACTIVE")
+	nc := s.App.Bus.Conn()
+	hb := agentapi.Heartbeat{Node: app.NodeName(s.App.Config), Time: time.Now().UTC(),
+		Servers: []agentapi.Observed{{ServerID: id, PowerState: agentapi.PowerNoState, Unknown: true}}}
+	for i := 0; i < 3; i++ {
+		if err := bus.Publish(nc, agentapi.SubjectHeartbeat, hb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the controller handles heartbeats as they come
+	sv, err := servers.Get(ctx, sc, id).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv.PowerState != servers.RUNNING || sv.Fault.Message != "" {
+		t.Fatalf("after an unknown-state heartbeat: power %v, fault %+v", sv.PowerState, sv.Fault)
 	}
 }
