@@ -10,6 +10,7 @@ import (
 
 	"github.com/gureum/gureum/internal/driver/qemu/qmp"
 	"github.com/gureum/gureum/internal/platform/errs"
+	"github.com/gureum/gureum/internal/platform/revert"
 )
 
 // DetachTimeout bounds how long DetachNIC waits for the guest to release
@@ -32,7 +33,8 @@ func deviceID(tap string) string { return "nic-" + tap }
 // QMP (netdev_add, then device_add of a virtio-net-pci with the NIC's MAC)
 // when QEMU runs, and written to the saved spec so every later start has
 // it. A suspended instance refuses (its saved memory has the old devices).
-// Attaching a NIC the instance has is a no-op.
+// Attaching a NIC the instance has is a no-op. A failure takes the
+// hot-plugged netdev and device out again.
 func (d *QEMU) AttachNIC(ctx context.Context, id string, n NIC) error {
 	if err := checkNIC(n); err != nil {
 		return err
@@ -49,6 +51,9 @@ func (d *QEMU) AttachNIC(ctx context.Context, id string, n NIC) error {
 			recorded = true
 		}
 	}
+	r := revert.New()
+	defer r.Fail()
+	bg := context.WithoutCancel(ctx)
 	err = d.qmpIfRunning(ctx, id, func(c *qmp.Client) error {
 		path, _, err := findNIC(ctx, c, n.MAC)
 		if err != nil || path != "" {
@@ -63,20 +68,26 @@ func (d *QEMU) AttachNIC(ctx context.Context, id string, n NIC) error {
 		if err := c.Execute(ctx, "netdev_add", nd, nil); err != nil {
 			return fmt.Errorf("qemu: netdev_add %s: %w", n.Tap, err)
 		}
+		// Taking the netdev out lets go of the tap at once, whether or
+		// not the guest releases the device.
+		r.Add(func() { _ = d.exec(bg, id, "netdev_del", map[string]any{"id": netdevID(n.Tap)}) })
 		if err := c.Execute(ctx, "device_add", map[string]any{"driver": "virtio-net-pci", "id": deviceID(n.Tap), "netdev": netdevID(n.Tap), "mac": n.MAC}, nil); err != nil {
-			_ = c.Execute(ctx, "netdev_del", map[string]any{"id": netdevID(n.Tap)}, nil)
 			return fmt.Errorf("qemu: device_add %s: %w", n.MAC, err)
 		}
+		r.Add(func() { _ = d.exec(bg, id, "device_del", map[string]any{"id": deviceID(n.Tap)}) })
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if recorded {
-		return nil
+	if !recorded {
+		spec.NICs = append(spec.NICs, n)
+		if err := writeJSON(d.paths(id).spec(), spec); err != nil {
+			return err
+		}
 	}
-	spec.NICs = append(spec.NICs, n)
-	return writeJSON(d.paths(id).spec(), spec)
+	r.Success()
+	return nil
 }
 
 // DetachNIC removes the NIC with mac from an instance: device_del in a
