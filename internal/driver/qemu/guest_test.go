@@ -2,6 +2,7 @@ package qemu_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -230,7 +231,7 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 	}
 
 	// The guest, spawned by a separate owner process.
-	cfg := qemu.Config{StateDir: filepath.Join(tmp, "instances"), CacheDir: filepath.Join(tmp, "cache"), Grace: 60 * time.Second}
+	cfg := qemu.Config{StateDir: filepath.Join(tmp, "instances"), CacheDir: filepath.Join(tmp, "cache"), Grace: 60 * time.Second, GuestNice: 5}
 	cmdline, _ := os.ReadFile(filepath.Join(imgDir, "tiny.cmdline"))
 	kernel := fileImage(t, "tiny-kernel", filepath.Join(imgDir, "tiny.vmlinuz"))
 	ramdisk := fileImage(t, "tiny-ramdisk", filepath.Join(imgDir, "tiny.initrd"))
@@ -268,6 +269,18 @@ func TestGuestOnTenantNetwork(t *testing.T) {
 	// Kill the owner: the guest keeps running, and a new driver on the same
 	// state directory re-attaches without rebooting it.
 	first := wantStatus(t, d, serverID, qemu.Running, "running")
+	// compute.guest_nice reaches every thread of the running guest.
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", first.PID))
+	for _, task := range tasks {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", first.PID, task.Name()))
+		// nice is the 17th field after the parenthesised command name.
+		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:])); len(f) < 17 || f[16] != "5" {
+			t.Fatalf("guest thread %s: nice %v, want 5", task.Name(), f)
+		}
+	}
+	if len(tasks) < 2 {
+		t.Fatalf("guest has %d threads", len(tasks))
+	}
 	if err := owner.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
