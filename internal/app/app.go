@@ -207,7 +207,7 @@ func (a *App) Handler() http.Handler { return a.server.Handler }
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(a.listener) }()
-	go a.trimWhenIdle(ctx, idleTrimAfter, time.Now)
+	go a.trimWhenIdle(ctx, idleTrimAfter)
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -255,7 +255,7 @@ const idleTrimAfter = time.Minute
 // freed heap for minutes; once the API has been quiet for a while the
 // stale entries are swept and the freed pages returned to the OS
 // (debug.FreeOSMemory: one forced GC), once per quiet spell.
-func (a *App) trimWhenIdle(ctx context.Context, quiet time.Duration, now func() time.Time) {
+func (a *App) trimWhenIdle(ctx context.Context, quiet time.Duration) {
 	t := time.NewTicker(quiet / 3)
 	defer t.Stop()
 	var trimmedAt time.Time
@@ -265,8 +265,8 @@ func (a *App) trimWhenIdle(ctx context.Context, quiet time.Duration, now func() 
 			return
 		case <-t.C:
 		}
-		if a.trimIfIdle(quiet, now(), trimmedAt) {
-			trimmedAt = now()
+		if now := time.Now(); a.trimIfIdle(quiet, now, trimmedAt) {
+			trimmedAt = now
 		}
 	}
 }
