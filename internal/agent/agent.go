@@ -18,6 +18,7 @@ import (
 
 	"github.com/gureum/gureum/internal/agentapi"
 	"github.com/gureum/gureum/internal/bus"
+	"github.com/gureum/gureum/internal/platform/keylock"
 )
 
 // Driver runs guests. Every method is idempotent: Spawn of a running
@@ -76,14 +77,14 @@ type Agent struct {
 	log  *slog.Logger
 
 	mu sync.Mutex
-	// perServer serializes tasks of one server; results remembers recent
+	// servers serializes tasks of one server; results remembers recent
 	// task results by ID so a retried task is answered, not re-applied.
-	perServer map[string]*sync.Mutex
-	results   map[string]agentapi.TaskResult
-	order     []string
-	sub       *nats.Subscription
-	wg        sync.WaitGroup
-	cancel    context.CancelFunc
+	servers keylock.Map
+	results map[string]agentapi.TaskResult
+	order   []string
+	sub     *nats.Subscription
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
 }
 
 // New returns an agent over a bus connection and a driver.
@@ -95,7 +96,7 @@ func New(nc *nats.Conn, drv Driver, o Options) *Agent {
 		o.HeartbeatInterval = 10 * time.Second
 	}
 	return &Agent{opts: o, nc: nc, drv: drv, log: o.Log.With("component", "agent", "node", o.Node),
-		perServer: map[string]*sync.Mutex{}, results: map[string]agentapi.TaskResult{}}
+		results: map[string]agentapi.TaskResult{}}
 }
 
 // Start subscribes to the node's tasks, registers (retrying until the
@@ -231,18 +232,6 @@ func (a *Agent) Heartbeat(ctx context.Context) {
 	}
 }
 
-func (a *Agent) lockServer(id string) func() {
-	a.mu.Lock()
-	m := a.perServer[id]
-	if m == nil {
-		m = &sync.Mutex{}
-		a.perServer[id] = m
-	}
-	a.mu.Unlock()
-	m.Lock()
-	return m.Unlock
-}
-
 const keepResults = 4096
 
 func (a *Agent) handle(ctx context.Context, m *nats.Msg) {
@@ -251,7 +240,7 @@ func (a *Agent) handle(ctx context.Context, m *nats.Msg) {
 		_ = bus.Reply(m, agentapi.TaskResult{Error: "malformed task"})
 		return
 	}
-	unlock := a.lockServer(t.ServerID)
+	unlock := a.servers.Lock(t.ServerID)
 	defer unlock()
 	a.mu.Lock()
 	res, done := a.results[t.ID]
