@@ -19,7 +19,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/gureum/gureum/internal/platform/keylock"
 )
 
 // Image names an image and how to fetch it.
@@ -39,27 +40,11 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 type Cache struct {
 	Dir string
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks keylock.Map // one fetch per image at a time
 }
 
 // New returns a cache in dir.
 func New(dir string) *Cache { return &Cache{Dir: dir} }
-
-func (c *Cache) lock(key string) func() {
-	c.mu.Lock()
-	if c.locks == nil {
-		c.locks = map[string]*sync.Mutex{}
-	}
-	l := c.locks[key]
-	if l == nil {
-		l = &sync.Mutex{}
-		c.locks[key] = l
-	}
-	c.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
 
 func parseHash(s string) (algo, sum string, h hash.Hash, err error) {
 	if s == "" {
@@ -110,7 +95,7 @@ func (c *Cache) Ensure(ctx context.Context, img Image) (path string, fetched boo
 	if err != nil {
 		return "", false, err
 	}
-	unlock := c.lock(path)
+	unlock := c.locks.Lock(path)
 	defer unlock()
 	if _, err := os.Stat(path); err == nil {
 		return path, false, nil
