@@ -51,6 +51,9 @@ func (d *Driver) AttachInterface(ctx context.Context, id string, n agentapi.NIC)
 	for _, x := range s.NICs {
 		known = known || x.PortID == n.PortID
 	}
+	// What the server had before stays when the attach is undone: a
+	// known port's tap, a network's bridge and DHCP that a port here uses.
+	newBridge := !d.usesNetwork(n.NetworkID)
 	if !known {
 		nics := append(append([]agentapi.NIC{}, s.NICs...), n)
 		if err := d.save(withNICs(s, nics)); err != nil {
@@ -63,7 +66,6 @@ func (d *Driver) AttachInterface(ctx context.Context, id string, n agentapi.NIC)
 	}
 	tap := d.br.TapName(n.PortID)
 	if running {
-		newBridge := !d.bridgeInUse(n.NetworkID, n.PortID)
 		br, err := d.br.EnsureNetwork(ctx, linuxbridge.Network{ID: n.NetworkID, MTU: n.MTU})
 		if err != nil {
 			return fmt.Errorf("bridge for %s: %w", n.NetworkID, err)
@@ -86,7 +88,9 @@ func (d *Driver) AttachInterface(ctx context.Context, id string, n agentapi.NIC)
 		if tap, err = d.br.PlugPort(ctx, linuxbridge.Port{ID: n.PortID, NetworkID: n.NetworkID, MTU: n.MTU}); err != nil {
 			return fmt.Errorf("tap for %s: %w", n.PortID, err)
 		}
-		r.Add(func() { _ = d.br.UnplugPort(bg, n.PortID) })
+		if !known {
+			r.Add(func() { _ = d.br.UnplugPort(bg, n.PortID) })
+		}
 	} else if n.CIDR != "" && n.DHCPIP != "" {
 		// The network's dnsmasq, when it runs here, learns the host now.
 		if err := d.dhcp.SetHosts(ctx, n.NetworkID, d.hosts(n.NetworkID)); err != nil && !errs.Is(err, errs.KindNotFound) {
@@ -154,21 +158,6 @@ func (d *Driver) refreshDHCP(ctx context.Context, n agentapi.NIC) {
 	if err := d.dhcp.SetHosts(ctx, n.NetworkID, d.hosts(n.NetworkID)); err != nil && !errs.Is(err, errs.KindNotFound) {
 		d.cfg.Log.Warn("dhcp hosts", "network", n.NetworkID, "err", err)
 	}
-}
-
-// bridgeInUse reports whether another port of a server here is on the
-// network (its bridge and DHCP then stay when an attach is undone).
-func (d *Driver) bridgeInUse(networkID, exceptPort string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, s := range d.servers {
-		for _, n := range s.NICs {
-			if n.NetworkID == networkID && n.PortID != exceptPort {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // GuestNICs lists the virtio NICs QEMU presents to a running guest.
