@@ -70,22 +70,28 @@ func nullStr(s string) any {
 
 type scanner interface{ Scan(dest ...any) error }
 
-// queryStrings runs a one-column query and returns its values.
-func queryStrings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+// queryColumn runs a one-column query into a slice (empty, not nil, when
+// no row matches).
+func queryColumn[T any](ctx context.Context, q Querier, query string, args ...any) ([]T, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []string{}
+	out := []T{}
 	for rows.Next() {
-		var v string
+		var v T
 		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// queryStrings is queryColumn for the common case of IDs and names.
+func queryStrings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	return queryColumn[string](ctx, q, query, args...)
 }
 
 // queryCounts runs a two-column query (a name and a number: a quota's

@@ -238,21 +238,8 @@ func (o netOps) AllocateSegment(ctx context.Context, netType, physnet string, id
 }
 
 func (o netOps) UsedSegments(ctx context.Context, netType, physnet string, from, to int) ([]int, error) {
-	rows, err := o.q.Query(ctx, `SELECT segmentation_id FROM net_segments WHERE network_type = ? AND physical_network = ? AND segmentation_id BETWEEN ? AND ? ORDER BY segmentation_id`,
+	return queryColumn[int](ctx, o.q, `SELECT segmentation_id FROM net_segments WHERE network_type = ? AND physical_network = ? AND segmentation_id BETWEEN ? AND ? ORDER BY segmentation_id`,
 		netType, physnet, from, to)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 func (o netOps) ReleaseSegments(ctx context.Context, networkID string) error {
