@@ -58,6 +58,17 @@ func computeClient(t *testing.T, s *testenv.Server, pc *gophercloud.ProviderClie
 	return sc
 }
 
+// startMember starts a server on the fake driver (as start does) and
+// logs in prefix-alice, a member of the new project prefix-p; it returns
+// the server, her provider client and her compute (2.38) and network
+// clients.
+func startMember(t *testing.T, prefix string) (s *testenv.Server, pc *gophercloud.ProviderClient, sc, nc *gophercloud.ServiceClient) {
+	t.Helper()
+	s = start(t)
+	pc = s.LoginProject(t, s.CreateProjectUser(t, prefix+"-p", prefix+"-alice", "member"))
+	return s, pc, computeClient(t, s, pc, "2.38"), s.ServiceClient(t, pc, "network", "v2.0")
+}
+
 const (
 	testImage  = "2a8a5b5e-7d5a-4bde-9d8e-6b5d7d0c2a11"
 	otherImage = "6b0f9d2e-1c1e-4c55-8a0d-2f1a1c3e9b77"

@@ -73,11 +73,7 @@ func wantCode(t *testing.T, what string, err error, code int) {
 // errors nova answers, policy, instance actions, and rollback.
 func TestInterfaces(t *testing.T) {
 	t.Parallel()
-	s := start(t)
-	p := s.CreateProjectUser(t, "if-p", "if-alice", "member")
-	pc := s.LoginProject(t, p)
-	sc := computeClient(t, s, pc, "2.38")
-	nc := s.ServiceClient(t, pc, "network", "v2.0")
+	s, pc, sc, nc := startMember(t, "if")
 	net1, sub1 := netWithSubnet(t, nc, "if-net1", "10.61.1.0/24")
 	net2, sub2 := netWithSubnet(t, nc, "if-net2", "10.61.2.0/24")
 

@@ -43,11 +43,7 @@ func settle(t *testing.T, sc *gophercloud.ServiceClient, id string) *servers.Ser
 // other a 409 conflictingRequest and no interface.
 func TestPortBindRace(t *testing.T) {
 	t.Parallel()
-	s := start(t)
-	p := s.CreateProjectUser(t, "race-p", "race-alice", "member")
-	pc := s.LoginProject(t, p)
-	sc := computeClient(t, s, pc, "2.38")
-	nc := s.ServiceClient(t, pc, "network", "v2.0")
+	s, _, sc, nc := startMember(t, "race")
 	net, _ := netWithSubnet(t, nc, "race-net", "10.62.1.0/24")
 	drv := s.App.Agent.Driver().(*fakedriver.Driver)
 
@@ -201,11 +197,7 @@ func TestPortBindRace(t *testing.T) {
 // server is deleted; the server only releases what it still holds.
 func TestReleaseLeavesRebound(t *testing.T) {
 	t.Parallel()
-	s := start(t)
-	p := s.CreateProjectUser(t, "rel-p", "rel-alice", "member")
-	pc := s.LoginProject(t, p)
-	sc := computeClient(t, s, pc, "2.38")
-	nc := s.ServiceClient(t, pc, "network", "v2.0")
+	_, _, sc, nc := startMember(t, "rel")
 	net, _ := netWithSubnet(t, nc, "rel-net", "10.62.2.0/24")
 	mk := func(name string) *ports.Port {
 		port, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: net.ID, Name: name}).Extract()
@@ -246,11 +238,7 @@ func TestReleaseLeavesRebound(t *testing.T) {
 // nova's 409 and nothing is created.
 func TestSamePortTwice(t *testing.T) {
 	t.Parallel()
-	s := start(t)
-	p := s.CreateProjectUser(t, "twice-p", "twice-alice", "member")
-	pc := s.LoginProject(t, p)
-	sc := computeClient(t, s, pc, "2.38")
-	nc := s.ServiceClient(t, pc, "network", "v2.0")
+	_, _, sc, nc := startMember(t, "twice")
 	net, _ := netWithSubnet(t, nc, "twice-net", "10.62.3.0/24")
 	port, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: net.ID, Name: "twice"}).Extract()
 	if err != nil {
