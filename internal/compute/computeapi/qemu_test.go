@@ -229,8 +229,10 @@ func memAtLeast(meminfo string, kb int) bool {
 	return n >= kb
 }
 
-// restartAgent starts a fresh in-process agent, as `gureum agent` would
-// after a restart.
+// restartAgent starts a fresh in-process agent on the configured driver,
+// as `gureum agent` would after a restart. When the test ends it deletes
+// the servers left while the agent can still destroy their guests, then
+// stops the agent.
 func restartAgent(t *testing.T, s *testenv.Server) {
 	t.Helper()
 	nc, err := s.App.Bus.Connect(context.Background(), "agent-2")
