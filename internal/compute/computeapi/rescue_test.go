@@ -178,3 +178,41 @@ func TestRescue(t *testing.T) {
 		t.Fatalf("unrescue action %+v %v", act, err)
 	}
 }
+
+// TestRescueFailure: a rescue the node fails turns the server ERROR with
+// the node's fault and no task state (it can be rescued again or deleted),
+// and its action's event is an Error.
+func TestRescueFailure(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	p := s.CreateProjectUser(t, "rf-p", "rf-alice", "member")
+	sc := computeClient(t, s, s.LoginProject(t, p), "2.36")
+	id := createServer(t, sc, "rf-1", map[string]string{"fake:fail": "rescue"})
+	waitStatus(t, sc, id, "ACTIVE")
+	if _, err := servers.Rescue(ctx, sc, id, servers.RescueOpts{}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	sv := waitStatus(t, sc, id, "ERROR")
+	if sv.Fault.Code != 500 || !strings.Contains(sv.Fault.Message, "failed as asked") || sv.TaskState != "" {
+		t.Fatalf("after the failed rescue: fault %+v, task state %q", sv.Fault, sv.TaskState)
+	}
+	wantCode(t, "unrescue a server the rescue failed", servers.Unrescue(ctx, sc, id).ExtractErr(), http.StatusConflict)
+	pages, err := instanceactions.List(sc, id, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, _ := instanceactions.ExtractInstanceActions(pages)
+	for _, a := range acts {
+		if a.Action != "rescue" {
+			continue
+		}
+		act, err := instanceactions.Get(ctx, sc, id, a.RequestID).Extract()
+		if err != nil || act.Events == nil || len(*act.Events) != 1 || (*act.Events)[0].Event != "compute_rescue_instance" || (*act.Events)[0].Result != "Error" {
+			t.Fatalf("failed rescue action %+v %v", act, err)
+		}
+	}
+	// No task state left: rescued again from ERROR.
+	if _, err := servers.Rescue(ctx, sc, id, servers.RescueOpts{}).Extract(); err != nil {
+		t.Fatalf("rescue from ERROR: %v", err)
+	}
+}
