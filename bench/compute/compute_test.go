@@ -24,7 +24,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,15 +56,7 @@ func setup(b *testing.B, opts ...testenv.Option) *bench {
 }
 
 func (bn *bench) do(b *testing.B, method, path, body string, want int) []byte {
-	req, _ := http.NewRequest(method, bn.s.URL+path, strings.NewReader(body))
-	req.Header.Set("X-Auth-Token", bn.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := bn.c.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testenv.DoClient(b, bn.c, method, bn.s.URL+path, bn.token, body)
 	if resp.StatusCode != want {
 		b.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}

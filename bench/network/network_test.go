@@ -18,7 +18,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -71,15 +70,7 @@ func (bn *bench) do(b *testing.B, method, path, body string, want int) map[strin
 // doRaw returns the body unparsed, so timings stop when the server's
 // answer has arrived, not after the client decoded it.
 func (bn *bench) doRaw(b *testing.B, method, path, body string, want int) []byte {
-	req, _ := http.NewRequest(method, bn.s.URL+"/networking"+path, strings.NewReader(body))
-	req.Header.Set("X-Auth-Token", bn.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := bn.c.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testenv.DoClient(b, bn.c, method, bn.s.URL+"/networking"+path, bn.token, body)
 	if resp.StatusCode != want {
 		b.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}

@@ -12,6 +12,12 @@ import (
 // headers are name, value pairs.
 func Do(t testing.TB, method, url, token, body string, headers ...string) (*http.Response, []byte) {
 	t.Helper()
+	return DoClient(t, http.DefaultClient, method, url, token, body, headers...)
+}
+
+// DoClient is Do on the client c (a benchmark's own pool of connections).
+func DoClient(t testing.TB, c *http.Client, method, url, token, body string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -29,7 +35,7 @@ func Do(t testing.TB, method, url, token, body string, headers ...string) (*http
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
