@@ -122,7 +122,9 @@ func (d *Driver) DetachInterface(ctx context.Context, id, portID string) error {
 		keep = append(keep, s.NICs[i])
 	}
 	if nic == nil {
-		return nil
+		// A detach cut short after the spec was saved may have left the
+		// tap (a port is on one server: its tap is this server's).
+		return d.br.UnplugPort(ctx, portID)
 	}
 	if err := d.q.DetachNIC(ctx, id, nic.MAC); err != nil {
 		return err

@@ -121,3 +121,46 @@ func TestAttachInterfaceRollsBack(t *testing.T) {
 		t.Fatal("tap or bridge left after destroy")
 	}
 }
+
+// A detach of a port the saved spec no longer has (a detach cut short
+// after the spec was saved) still takes its tap away.
+func TestDetachInterfaceConverges(t *testing.T) {
+	linuxtest.RequireRoot(t)
+	linuxtest.RequireBinary(t, "ip")
+	ctx := context.Background()
+	dir := t.TempDir()
+	id := fmt.Sprintf("%08x-0003-4000-8000-%012x", os.Getpid(), time.Now().UnixNano()&0xffffffffffff)
+	if err := os.MkdirAll(filepath.Join(dir, "servers"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(agentapi.ServerSpec{ID: id, Name: "dc", NICs: []agentapi.NIC{}})
+	if err := os.WriteFile(filepath.Join(dir, "servers", id+".json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := qemudriver.Config{Dir: dir, DevicePrefix: "rb-"}
+	d, err := qemudriver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	portID := fmt.Sprintf("%08x-0013-4000-8000-%012x", os.Getpid(), time.Now().UnixNano()&0xffffffffffff)
+	netID := fmt.Sprintf("%08x-0023-4000-8000-%012x", os.Getpid(), time.Now().UnixNano()&0xffffffffffff)
+	br := linuxbridge.New(cfg.DevicePrefix)
+	t.Cleanup(func() {
+		_ = br.UnplugPort(ctx, portID)
+		_ = br.DeleteNetwork(ctx, netID)
+	})
+	if _, err := br.EnsureNetwork(ctx, linuxbridge.Network{ID: netID, MTU: 1450}); err != nil {
+		t.Fatal(err)
+	}
+	tap, err := br.PlugPort(ctx, linuxbridge.Port{ID: portID, NetworkID: netID, MTU: 1450})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DetachInterface(ctx, id, portID); err != nil {
+		t.Fatal(err)
+	}
+	if linkExists(tap) {
+		t.Fatalf("tap %s left after the detach", tap)
+	}
+}
