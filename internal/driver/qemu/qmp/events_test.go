@@ -1,7 +1,6 @@
 package qmp_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net"
@@ -22,33 +21,18 @@ func TestWaitEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
+	go serveMonitor(ln, func(w *json.Encoder, execute string, id any) bool {
+		if execute == "device_del" {
+			// The device's own event races the return; its backend's follows.
+			w.Encode(map[string]any{"event": "DEVICE_DELETED", "data": map[string]any{"device": "nic-a", "path": "/machine/peripheral/nic-a"}})
+			w.Encode(map[string]any{"return": map[string]any{}, "id": id})
+			w.Encode(map[string]any{"event": "DEVICE_DELETED", "data": map[string]any{"path": "/machine/peripheral/nic-b/virtio-backend"}})
+			w.Encode(map[string]any{"event": "DEVICE_DELETED", "data": map[string]any{"device": "nic-b", "path": "/machine/peripheral/nic-b"}})
+			return false
 		}
-		defer c.Close()
-		w := json.NewEncoder(c)
-		w.Encode(map[string]any{"QMP": map[string]any{}})
-		r := bufio.NewScanner(c)
-		for r.Scan() {
-			var req struct {
-				Execute string `json:"execute"`
-				ID      any    `json:"id"`
-			}
-			json.Unmarshal(r.Bytes(), &req)
-			switch req.Execute {
-			case "device_del":
-				// The device's own event races the return; its backend's follows.
-				w.Encode(map[string]any{"event": "DEVICE_DELETED", "data": map[string]any{"device": "nic-a", "path": "/machine/peripheral/nic-a"}})
-				w.Encode(map[string]any{"return": map[string]any{}, "id": req.ID})
-				w.Encode(map[string]any{"event": "DEVICE_DELETED", "data": map[string]any{"path": "/machine/peripheral/nic-b/virtio-backend"}})
-				w.Encode(map[string]any{"event": "DEVICE_DELETED", "data": map[string]any{"device": "nic-b", "path": "/machine/peripheral/nic-b"}})
-			default:
-				w.Encode(map[string]any{"return": map[string]any{}, "id": req.ID})
-			}
-		}
-	}()
+		w.Encode(map[string]any{"return": map[string]any{}, "id": id})
+		return false
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := qmp.Dial(ctx, sock)

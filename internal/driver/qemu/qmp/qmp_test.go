@@ -31,39 +31,49 @@ func fakeQEMU(t *testing.T) string {
 
 // serveFake serves the fake monitor protocol on every accepted connection.
 func serveFake(ln net.Listener) {
-	func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				w := json.NewEncoder(c)
-				w.Encode(map[string]any{"QMP": map[string]any{"version": map[string]any{}, "capabilities": []any{}}})
-				r := bufio.NewScanner(c)
-				for r.Scan() {
-					var req struct {
-						Execute string `json:"execute"`
-						ID      any    `json:"id"`
-					}
-					json.Unmarshal(r.Bytes(), &req)
-					switch req.Execute {
-					case "qmp_capabilities":
-						w.Encode(map[string]any{"return": map[string]any{}, "id": req.ID})
-					case "query-status":
-						w.Encode(map[string]any{"event": "RESUME", "timestamp": map[string]any{}})
-						w.Encode(map[string]any{"return": map[string]any{"running": true, "status": "running"}, "id": req.ID})
-					case "quit":
-						w.Encode(map[string]any{"return": map[string]any{}, "id": req.ID})
-						return
-					default:
-						w.Encode(map[string]any{"error": map[string]any{"class": "CommandNotFound", "desc": "The command " + req.Execute + " has not been found"}, "id": req.ID})
-					}
-				}
-			}(c)
+	serveMonitor(ln, func(w *json.Encoder, execute string, id any) bool {
+		switch execute {
+		case "qmp_capabilities":
+			w.Encode(map[string]any{"return": map[string]any{}, "id": id})
+		case "query-status":
+			w.Encode(map[string]any{"event": "RESUME", "timestamp": map[string]any{}})
+			w.Encode(map[string]any{"return": map[string]any{"running": true, "status": "running"}, "id": id})
+		case "quit":
+			w.Encode(map[string]any{"return": map[string]any{}, "id": id})
+			return true
+		default:
+			w.Encode(map[string]any{"error": map[string]any{"class": "CommandNotFound", "desc": "The command " + execute + " has not been found"}, "id": id})
 		}
-	}()
+		return false
+	})
+}
+
+// serveMonitor greets every connection accepted on ln as QEMU's monitor
+// does and hands each command to answer, which writes the replies and
+// events and says whether to close the connection.
+func serveMonitor(ln net.Listener, answer func(w *json.Encoder, execute string, id any) (closeConn bool)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func(c net.Conn) {
+			defer c.Close()
+			w := json.NewEncoder(c)
+			w.Encode(map[string]any{"QMP": map[string]any{"version": map[string]any{}, "capabilities": []any{}}})
+			r := bufio.NewScanner(c)
+			for r.Scan() {
+				var req struct {
+					Execute string `json:"execute"`
+					ID      any    `json:"id"`
+				}
+				json.Unmarshal(r.Bytes(), &req)
+				if answer(w, req.Execute, req.ID) {
+					return
+				}
+			}
+		}(c)
+	}
 }
 
 // TestDialWaitsForBusyMonitor: QEMU listens with a backlog of one, so a
