@@ -12,8 +12,11 @@
 //     with a cached image (QEMU running, port plugged, DHCP host entry in
 //     place), create to the guest's first console line against a bare
 //     qemu-system-x86_64 boot of the same kernel and initrd measured in the
-//     same run, 20 concurrent creates against the single-create median,
-//     and the memory of Gureum's processes per server.
+//     same run, 20 concurrent creates against the single-create median
+//     and against bare QEMU started alone and 20 at once (the machine's
+//     floor), Gureum's CPU per create, and the memory of Gureum's
+//     processes per server. GUREUM_BENCH_GUEST_NICE sets
+//     compute.guest_nice.
 //
 //     go test -run '^$' -bench . -benchtime 1x ./bench/compute/
 //
