@@ -2,6 +2,7 @@ package computeapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -326,18 +327,7 @@ func TestInterfaces(t *testing.T) {
 // keeps its ports and takes the next action.
 func TestInterfaceAttachRollback(t *testing.T) {
 	t.Parallel()
-	s := start(t)
-	pc := s.Admin(t)
-	sc := computeClient(t, s, pc, "2.38")
-	nc := s.ServiceClient(t, pc, "network", "v2.0")
-	net1, _ := netWithSubnet(t, nc, "rb-net1", "10.62.1.0/24")
-	net2, _ := netWithSubnet(t, nc, "rb-net2", "10.62.2.0/24")
-	sv, err := servers.Create(ctx, sc, servers.CreateOpts{Name: "rb", ImageRef: testImage, FlavorRef: "1", Networks: []servers.Network{{UUID: net1.ID}},
-		Metadata: map[string]string{"fake:fail": "attach_interface"}}, nil).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, sc, sv.ID, "ACTIVE")
+	sc, nc, sv, net2 := failingServer(t, "rb", 62, "attach_interface")
 	portsOn := func(netID string) []ports.Port {
 		pages, err := ports.List(nc, ports.ListOpts{NetworkID: netID, DeviceOwner: "compute:nova"}).AllPages(ctx)
 		if err != nil {
@@ -346,7 +336,7 @@ func TestInterfaceAttachRollback(t *testing.T) {
 		l, _ := ports.ExtractPorts(pages)
 		return l
 	}
-	_, err = attachinterfaces.Create(ctx, sc, sv.ID, attachinterfaces.CreateOpts{NetworkID: net2.ID}).Extract()
+	_, err := attachinterfaces.Create(ctx, sc, sv.ID, attachinterfaces.CreateOpts{NetworkID: net2.ID}).Extract()
 	wantCode(t, "failing attach", err, 500)
 	if l := portsOn(net2.ID); len(l) != 0 {
 		t.Fatalf("ports left on the network: %+v", l)
@@ -372,18 +362,50 @@ func TestInterfaceAttachRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, sc, sv.ID, "SHUTOFF")
-	pages, err := instanceactions.List(sc, sv.ID, nil).AllPages(ctx)
+	wantFailedActions(t, sc, sv.ID, "attach_interface")
+}
+
+// failingServer starts a cloud and, as its admin, an ACTIVE server on the
+// first of two networks (10.<octet>.1.0/24 and .2.0/24) whose node fails
+// op; it returns the clients, the server and the second network.
+func failingServer(t *testing.T, name string, octet int, op string) (sc, nc *gophercloud.ServiceClient, sv *servers.Server, net2 *networks.Network) {
+	t.Helper()
+	s := start(t)
+	pc := s.Admin(t)
+	sc = computeClient(t, s, pc, "2.38")
+	nc = s.ServiceClient(t, pc, "network", "v2.0")
+	net1, _ := netWithSubnet(t, nc, name+"-net1", fmt.Sprintf("10.%d.1.0/24", octet))
+	net2, _ = netWithSubnet(t, nc, name+"-net2", fmt.Sprintf("10.%d.2.0/24", octet))
+	sv, err := servers.Create(ctx, sc, servers.CreateOpts{Name: name, ImageRef: testImage, FlavorRef: "1", Networks: []servers.Network{{UUID: net1.ID}},
+		Metadata: map[string]string{"fake:fail": op}}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, sc, sv.ID, "ACTIVE")
+	return sc, nc, sv, net2
+}
+
+// wantFailedActions checks the server has an action named action and
+// that each such action has one event, which failed.
+func wantFailedActions(t *testing.T, sc *gophercloud.ServiceClient, id, action string) {
+	t.Helper()
+	pages, err := instanceactions.List(sc, id, nil).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acts, _ := instanceactions.ExtractInstanceActions(pages)
+	found := false
 	for _, a := range acts {
-		if a.Action != "attach_interface" {
+		if a.Action != action {
 			continue
 		}
-		act, err := instanceactions.Get(ctx, sc, sv.ID, a.RequestID).Extract()
+		found = true
+		act, err := instanceactions.Get(ctx, sc, id, a.RequestID).Extract()
 		if err != nil || act.Events == nil || len(*act.Events) != 1 || (*act.Events)[0].Result != "Error" {
-			t.Fatalf("failed attach action %+v %v", act, err)
+			t.Fatalf("failed %s action %+v %v", action, act, err)
 		}
+	}
+	if !found {
+		t.Fatalf("no %s action", action)
 	}
 }
