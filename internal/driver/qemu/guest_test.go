@@ -82,6 +82,31 @@ func images(t *testing.T) string {
 	return dir
 }
 
+// diskGuest spawns the self-contained tiny.qcow2 (it boots from its disk)
+// as instance <name>-<pid> under a driver of its own in a temporary
+// directory, once root and the binaries are there; the instance is
+// destroyed when the test ends. It returns the driver, the instance ID
+// and the path of its saved spec.
+func diskGuest(t *testing.T, name string, bins ...string) (*qemu.QEMU, string, string) {
+	t.Helper()
+	linuxtest.RequireRoot(t)
+	linuxtest.RequireBinary(t, append([]string{"qemu-system-x86_64", "qemu-img"}, bins...)...)
+	dir := images(t)
+	t.Parallel()
+	tmp := t.TempDir()
+	d, err := qemu.New(qemu.Config{StateDir: filepath.Join(tmp, "i"), CacheDir: filepath.Join(tmp, "c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("%s-%d", name, os.Getpid())
+	t.Cleanup(func() { d.Destroy(context.Background(), id) })
+	if _, err := d.Spawn(context.Background(), qemu.Spec{ID: id, VCPUs: 1, MemoryMB: 256, RootGB: 1, ImageFormat: "qcow2",
+		Image: fileImage(t, "tiny", filepath.Join(dir, "tiny.qcow2"))}); err != nil {
+		t.Fatal(err)
+	}
+	return d, id, filepath.Join(tmp, "i", id, "spec.json")
+}
+
 func fileImage(t testing.TB, id, path string) imagecache.Image {
 	t.Helper()
 	f, err := os.Open(path)

@@ -5,34 +5,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gureum/gureum/internal/driver/qemu"
-	"github.com/gureum/gureum/internal/linux/linuxtest"
 )
 
 // A hot-plug whose device_add fails (here: the PCI bus has no free slot
 // left) takes its netdev out again, so QEMU lets go of the tap, and the
 // NIC stays out of the saved spec; the NICs plugged before stay.
 func TestAttachNICRollsBack(t *testing.T) {
-	linuxtest.RequireRoot(t)
-	linuxtest.RequireBinary(t, "qemu-system-x86_64", "qemu-img", "ip")
-	dir := images(t)
-	t.Parallel()
 	ctx := context.Background()
-	tmp := t.TempDir()
-	d, err := qemu.New(qemu.Config{StateDir: filepath.Join(tmp, "i"), CacheDir: filepath.Join(tmp, "c")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("nics-%d", os.Getpid())
-	t.Cleanup(func() { d.Destroy(ctx, id) })
-	if _, err := d.Spawn(ctx, qemu.Spec{ID: id, VCPUs: 1, MemoryMB: 256, RootGB: 1, ImageFormat: "qcow2",
-		Image: fileImage(t, "tiny", filepath.Join(dir, "tiny.qcow2"))}); err != nil {
-		t.Fatal(err)
-	}
+	d, id, specPath := diskGuest(t, "nics", "ip")
 	nic := func(i int) qemu.NIC {
 		return qemu.NIC{Tap: fmt.Sprintf("grn%d-%d", os.Getpid()%100000, i), MAC: fmt.Sprintf("fa:16:3e:00:%02x:%02x", os.Getpid()&0xff, i)}
 	}
@@ -59,7 +43,7 @@ func TestAttachNICRollsBack(t *testing.T) {
 	if err != nil || len(nics) != failed {
 		t.Fatalf("QEMU's NICs: %d %v, want %d", len(nics), err, failed)
 	}
-	spec, err := os.ReadFile(filepath.Join(tmp, "i", id, "spec.json"))
+	spec, err := os.ReadFile(specPath)
 	if err != nil || strings.Contains(string(spec), nic(failed).MAC) || !strings.Contains(string(spec), nic(failed-1).MAC) {
 		t.Fatalf("spec after the failed attach: %v %s", err, spec)
 	}
@@ -70,23 +54,8 @@ func TestAttachNICRollsBack(t *testing.T) {
 // device_del, and netdev_del lets go of the tap at once (the guest, not
 // booted yet here, need not cooperate); the spec is as it was.
 func TestAttachNICSpecWriteRollsBack(t *testing.T) {
-	linuxtest.RequireRoot(t)
-	linuxtest.RequireBinary(t, "qemu-system-x86_64", "qemu-img", "ip")
-	dir := images(t)
-	t.Parallel()
 	ctx := context.Background()
-	tmp := t.TempDir()
-	d, err := qemu.New(qemu.Config{StateDir: filepath.Join(tmp, "i"), CacheDir: filepath.Join(tmp, "c")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("nicspec-%d", os.Getpid())
-	t.Cleanup(func() { d.Destroy(ctx, id) })
-	if _, err := d.Spawn(ctx, qemu.Spec{ID: id, VCPUs: 1, MemoryMB: 256, RootGB: 1, ImageFormat: "qcow2",
-		Image: fileImage(t, "tiny", filepath.Join(dir, "tiny.qcow2"))}); err != nil {
-		t.Fatal(err)
-	}
-	specPath := filepath.Join(tmp, "i", id, "spec.json")
+	d, id, specPath := diskGuest(t, "nicspec", "ip")
 	before, err := os.ReadFile(specPath)
 	if err != nil {
 		t.Fatal(err)

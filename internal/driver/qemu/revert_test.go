@@ -2,7 +2,6 @@ package qemu_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,22 +62,8 @@ func TestSpawnRollsBack(t *testing.T) {
 // The self-contained tiny.qcow2 (no kernel_id/ramdisk_id) boots from its
 // disk through SeaBIOS and syslinux.
 func TestDiskBoot(t *testing.T) {
-	linuxtest.RequireRoot(t)
-	linuxtest.RequireBinary(t, "qemu-system-x86_64", "qemu-img")
-	dir := images(t)
-	t.Parallel()
 	ctx := context.Background()
-	tmp := t.TempDir()
-	d, err := qemu.New(qemu.Config{StateDir: filepath.Join(tmp, "i"), CacheDir: filepath.Join(tmp, "c")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("disk-%d", os.Getpid())
-	t.Cleanup(func() { d.Destroy(ctx, id) })
-	if _, err := d.Spawn(ctx, qemu.Spec{ID: id, VCPUs: 1, MemoryMB: 256, RootGB: 1, ImageFormat: "qcow2",
-		Image: fileImage(t, "tiny", filepath.Join(dir, "tiny.qcow2"))}); err != nil {
-		t.Fatal(err)
-	}
+	d, id, _ := diskGuest(t, "disk")
 	out := waitConsole(t, d, id, regexp.MustCompile(`Run /init as init process`), 1, 180*time.Second)
 	if !strings.Contains(out, "SYSLINUX") {
 		t.Fatalf("not booted through syslinux:\n%s", out)
